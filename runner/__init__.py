@@ -1,0 +1,33 @@
+"""ragrun: declarative YAML pipelines of typed components, run by an anyio scheduler."""
+
+from __future__ import annotations
+
+from .component import component, is_component, sockets_of
+from .errors import (
+    ComponentDefinitionError,
+    PipelineInputError,
+    PipelineRuntimeError,
+    PipelineStuckError,
+    PipelineValidationError,
+    RagrunError,
+)
+from .pipeline import Pipeline
+from .policy import ComponentPolicy
+from .sockets import InputSocket, OutputSocket, Variadic
+
+__all__ = [
+    "ComponentDefinitionError",
+    "ComponentPolicy",
+    "InputSocket",
+    "OutputSocket",
+    "Pipeline",
+    "PipelineInputError",
+    "PipelineRuntimeError",
+    "PipelineStuckError",
+    "PipelineValidationError",
+    "RagrunError",
+    "Variadic",
+    "component",
+    "is_component",
+    "sockets_of",
+]
