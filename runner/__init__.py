@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from .chat import ChatMessage, ChatRole, StreamingChunk
 from .component import component, is_component, sockets_of
+from .documents import ByteStream, Document
 from .errors import (
     ComponentDefinitionError,
     PipelineInputError,
@@ -13,9 +15,16 @@ from .errors import (
 )
 from .pipeline import Pipeline
 from .policy import ComponentPolicy
+from .secrets import Secret
 from .sockets import InputSocket, OutputSocket, Variadic
 
 __all__ = [
+    "ByteStream",
+    "ChatMessage",
+    "ChatRole",
+    "Document",
+    "Secret",
+    "StreamingChunk",
     "ComponentDefinitionError",
     "ComponentPolicy",
     "InputSocket",
