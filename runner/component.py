@@ -214,11 +214,20 @@ def _recording_init(init: Callable[..., None]) -> Callable[..., None]:
 
 
 def _haystack_sockets(instance: Any) -> Sockets:
+    # Haystack leaves string annotations (`from __future__ import annotations`) unresolved;
+    # resolve them from `run` so both kinds of component get real types.
+    try:
+        hints = typing.get_type_hints(type(instance).run, include_extras=True)
+    except Exception:
+        hints = {}
     inputs = {}
     for name, sock in instance.__haystack_input__._sockets_dict.items():
         default = NO_DEFAULT if _is_haystack_empty(sock.default_value) else sock.default_value
-        variadic = bool(getattr(sock, "is_variadic", False))
-        inputs[name] = InputSocket(name, sock.type, default, variadic)
+        if name in hints:
+            socket_type, variadic = unwrap_variadic(hints[name])
+        else:
+            socket_type, variadic = sock.type, bool(getattr(sock, "is_variadic", False))
+        inputs[name] = InputSocket(name, socket_type, default, variadic)
     outputs = {
         name: OutputSocket(name, sock.type)
         for name, sock in instance.__haystack_output__._sockets_dict.items()
