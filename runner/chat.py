@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from pydantic_core import core_schema
@@ -11,7 +11,7 @@ from pydantic_core import core_schema
 from .documents import _from_dict_schema
 
 
-class ChatRole(str, Enum):
+class ChatRole(StrEnum):
     """Who wrote a message."""
 
     USER = "user"
@@ -33,17 +33,23 @@ class ChatMessage:
         self.role = ChatRole(self.role)
 
     @classmethod
-    def from_user(cls, text: str, *, name: str | None = None, meta: dict[str, Any] | None = None) -> ChatMessage:
+    def from_user(
+        cls, text: str, *, name: str | None = None, meta: dict[str, Any] | None = None
+    ) -> ChatMessage:
         """A message from the user."""
         return cls(ChatRole.USER, text, name, dict(meta or {}))
 
     @classmethod
-    def from_system(cls, text: str, *, name: str | None = None, meta: dict[str, Any] | None = None) -> ChatMessage:
+    def from_system(
+        cls, text: str, *, name: str | None = None, meta: dict[str, Any] | None = None
+    ) -> ChatMessage:
         """A system instruction."""
         return cls(ChatRole.SYSTEM, text, name, dict(meta or {}))
 
     @classmethod
-    def from_assistant(cls, text: str | None = None, *, name: str | None = None, meta: dict[str, Any] | None = None) -> ChatMessage:
+    def from_assistant(
+        cls, text: str | None = None, *, name: str | None = None, meta: dict[str, Any] | None = None
+    ) -> ChatMessage:
         """A reply from the model."""
         return cls(ChatRole.ASSISTANT, text, name, dict(meta or {}))
 

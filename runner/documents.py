@@ -72,7 +72,9 @@ class Document:
     def from_dict(cls, data: dict[str, Any]) -> Document:
         """Build from `to_dict()` output or Haystack's form (unknown keys go into meta)."""
         data = dict(data)
-        known = {k: data.pop(k) for k in ("id", "content", "meta", "embedding", "score") if k in data}
+        known = {
+            k: data.pop(k) for k in ("id", "content", "meta", "embedding", "score") if k in data
+        }
         blob = data.pop("blob", None)
         data.pop("sparse_embedding", None)
         meta = {**(known.pop("meta", None) or {}), **data}

@@ -225,7 +225,8 @@ class Pipeline:
 
     def __repr__(self) -> str:
         name = self.metadata.get("name", "")
-        return f"<Pipeline {name!r}: {len(self.nodes)} components, {len(self.connections)} connections>"
+        counts = f"{len(self.nodes)} components, {len(self.connections)} connections"
+        return f"<Pipeline {name!r}: {counts}>"
 
 
 def address(component: str, socket: str) -> str:

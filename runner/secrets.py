@@ -25,7 +25,9 @@ class Secret:
     _token: str | None = None
 
     @classmethod
-    def from_env_var(cls, env_vars: str | list[str] | tuple[str, ...], *, strict: bool = True) -> Secret:
+    def from_env_var(
+        cls, env_vars: str | list[str] | tuple[str, ...], *, strict: bool = True
+    ) -> Secret:
         """A secret read from the first of `env_vars` that is set."""
         names = (env_vars,) if isinstance(env_vars, str) else tuple(env_vars)
         return cls(env_vars=names, strict=strict)
