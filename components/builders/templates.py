@@ -1,0 +1,132 @@
+"""The sandboxed Jinja2 environments templates render in, and template variables as sockets.
+
+Prompt templates and router conditions come from YAML files, which may come from anyone, so
+they never render in a plain Jinja2 environment: Jinja2's sandbox refuses dunder attributes and
+unsafe calls, the immutable flavour also refuses methods that change their object (the values a
+template sees are shared with other components), and ragrun's subclass further refuses to
+reach into or call modules (a module leaked into the context by a filter is a way out).
+
+`NativeSandbox` renders an expression to the Python value itself (`{{ documents }}` gives the
+list, `{{ n > 3 }}` gives `True`), which ConditionalRouter needs for its outputs and conditions.
+
+`template_variables` finds what a template reads; `declare_variable_sockets` and
+`check_required` turn those into the prompt builders' input sockets and check them at run time.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any, Literal
+
+from jinja2 import meta, nodes
+from jinja2.nativetypes import NativeCodeGenerator, NativeTemplate, native_concat
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from ragrun import component
+
+# Callables defined in these modules are refused even when reached through a value's method.
+_DANGEROUS_MODULES = frozenset(
+    {
+        "os",
+        "sys",
+        "subprocess",
+        "shutil",
+        "socket",
+        "importlib",
+        "ctypes",
+        "posix",
+        "nt",
+        "pty",
+        "pickle",
+        "marshal",
+        "shelve",
+        "multiprocessing",
+        "builtins",
+        "code",
+        "pdb",
+    }
+)
+
+
+class Sandbox(ImmutableSandboxedEnvironment):
+    """Jinja2's immutable sandbox, also closed to modules and callables from dangerous ones."""
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        """Refuse any attribute of a module; otherwise the immutable sandbox's rule."""
+        if isinstance(obj, ModuleType):
+            return False
+        return super().is_safe_attribute(obj, attr, value)
+
+    def is_safe_callable(self, obj: Any) -> bool:
+        """Refuse modules and functions whose home is a process-, file- or import-level module."""
+        if isinstance(obj, ModuleType):
+            return False
+        home = (getattr(obj, "__module__", None) or "").partition(".")[0]
+        if home in _DANGEROUS_MODULES and not isinstance(obj, type):
+            return False
+        return super().is_safe_callable(obj)
+
+
+class NativeSandbox(Sandbox):
+    """The same sandbox, rendering `{{ expr }}` to the Python value instead of its text.
+
+    As in `jinja2.nativetypes`, a template that renders to a single expression yields that value,
+    and text that reads as a Python literal (`"[1, 2]"`, `"True"`) is turned into the literal.
+    """
+
+    code_generator_class = NativeCodeGenerator
+    concat = staticmethod(native_concat)  # type: ignore[assignment]
+
+
+NativeSandbox.template_class = NativeTemplate
+
+
+def template_variables(env: Sandbox, source: str) -> set[str]:
+    """The variables a template reads from its context (`{% set %}` names excluded)."""
+    tree = env.parse(source)
+    return set(meta.find_undeclared_variables(tree)) - _assigned_names(tree)
+
+
+def _assigned_names(tree: nodes.Template) -> set[str]:
+    # find_undeclared_variables already skips names set before use; a name set inside a block
+    # and read elsewhere can still slip through, so drop every `{% set %}` target as Haystack does.
+    names: set[str] = set()
+    for assign in tree.find_all(nodes.Assign):
+        targets = (
+            assign.target.items
+            if isinstance(assign.target, nodes.Tuple | nodes.List)
+            else [assign.target]
+        )
+        names.update(t.name for t in targets if isinstance(t, nodes.Name))
+    return names
+
+
+def declare_variable_sockets(
+    instance: Any, variables: list[str], required: list[str] | Literal["*"] | None
+) -> None:
+    """Give a builder one input socket (type Any) per template variable.
+
+    Required ones (all of them with `"*"`, Haystack's default) have no default, so the pipeline
+    refuses to run while nothing feeds them; the others default to `""` as in Haystack, so a
+    missing optional variable renders as nothing.
+    """
+    for name in variables:
+        if required == "*" or name in (required or []):
+            component.set_input_type(instance, name, Any)
+        else:
+            component.set_input_type(instance, name, Any, default="")
+
+
+def check_required(
+    owner: str, variables: list[str], required: list[str] | Literal["*"] | None, given: set[str]
+) -> None:
+    """Raise ValueError naming every required variable missing from `given`."""
+    wanted = sorted(variables) if required == "*" else list(required or [])
+    missing = [name for name in wanted if name not in given]
+    if missing:
+        raise ValueError(
+            f"{owner}: missing required template variables: {', '.join(missing)} "
+            f"(required: {', '.join(wanted)}; given: {', '.join(sorted(given)) or 'none'}). "
+            "Feed them through a connection or the run's data, or list only the variables that "
+            "must be given in required_variables."
+        )
