@@ -1,0 +1,181 @@
+"""The `openai` clients an OpenAI component talks through, built from its init parameters.
+
+The OpenAI generator and embedders share these rules:
+
+- The key comes from the component's `api_key` `Secret` (by default `OPENAI_API_KEY`), read
+  when the first client is built, never in `__init__`: a pipeline can be loaded and validated
+  without it. A missing key raises `MissingAPIKeyError`, which names the variable to set and
+  how to point at another server; the key itself never appears in a message or `repr`.
+  A non-strict secret whose variables are unset sends a placeholder key, for local servers
+  (Ollama, vLLM, llama.cpp) that ignore it.
+- The server is `api_base_url`, else the `OPENAI_BASE_URL` environment variable, else
+  OpenAI's own API. Any OpenAI-compatible server works.
+- `timeout` defaults to `OPENAI_TIMEOUT` or 30 seconds (Haystack's default).
+- `max_retries` defaults to `OPENAI_MAX_RETRIES` or **0**, unlike Haystack (5) and the openai
+  client (2): ragrun's per-component `retry` policy is the one that retries, so every attempt
+  shows up as an event, respects the component's `timeout` and the shared rate limit, and a
+  pipeline's `retry: {attempts: 4}` means four requests, not four times the client's three.
+  The openai exceptions (`RateLimitError`, `APITimeoutError`, ...) reach the engine unchanged.
+- `import openai` happens only when a client is built.
+
+The async client is built per event loop: its connection pool belongs to the loop that first
+used it, and a sync `pipeline.run()` starts a fresh loop each time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ragrun import RagrunError, Secret
+from ragrun.secrets import SecretNotFoundError
+
+if TYPE_CHECKING:
+    import openai
+
+DEFAULT_TIMEOUT = 30.0
+"""Seconds per request when neither `timeout` nor `OPENAI_TIMEOUT` is set."""
+DEFAULT_MAX_RETRIES = 0
+"""Client-side retries when neither `max_retries` nor `OPENAI_MAX_RETRIES` is set."""
+PLACEHOLDER_KEY = "placeholder-key"
+"""Sent when a non-strict `api_key` secret is unset, for servers that need no key."""
+
+
+class MissingAPIKeyError(RagrunError, LookupError):
+    """An OpenAI component has no API key: none of its secret's variables is set."""
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """How to reach an OpenAI-compatible server: the init parameters every OpenAI component has."""
+
+    api_key: Secret
+    api_base_url: str | None = None
+    organization: str | None = None
+    timeout: float | None = None
+    max_retries: int | None = None
+    http_client_kwargs: dict[str, Any] | None = None
+
+    def base_url(self) -> str | None:
+        """`api_base_url`, else `OPENAI_BASE_URL`, else None (OpenAI's API)."""
+        return self.api_base_url or os.environ.get("OPENAI_BASE_URL") or None
+
+    def resolved_timeout(self) -> float:
+        """`timeout`, else `OPENAI_TIMEOUT`, else `DEFAULT_TIMEOUT`."""
+        if self.timeout is not None:
+            return float(self.timeout)
+        return float(os.environ.get("OPENAI_TIMEOUT") or DEFAULT_TIMEOUT)
+
+    def resolved_max_retries(self) -> int:
+        """`max_retries`, else `OPENAI_MAX_RETRIES`, else `DEFAULT_MAX_RETRIES`."""
+        if self.max_retries is not None:
+            return int(self.max_retries)
+        return int(os.environ.get("OPENAI_MAX_RETRIES") or DEFAULT_MAX_RETRIES)
+
+    def client_kwargs(self, owner: str) -> dict[str, Any]:
+        """Keyword arguments for `openai.OpenAI` / `openai.AsyncOpenAI` (without `http_client`).
+
+        Args:
+            owner: The component's class name, for the error message.
+
+        Raises:
+            MissingAPIKeyError: the key's secret is strict and none of its variables is set.
+        """
+        return {
+            "api_key": self._key(owner),
+            "base_url": self.base_url(),
+            "organization": self.organization,
+            "timeout": self.resolved_timeout(),
+            "max_retries": self.resolved_max_retries(),
+        }
+
+    def _key(self, owner: str) -> str:
+        try:
+            key = self.api_key.resolve()
+        except SecretNotFoundError:
+            raise MissingAPIKeyError(_missing_key_message(owner, self.api_key)) from None
+        # The openai client would read OPENAI_API_KEY itself when given None; a non-strict,
+        # unset secret means "no key needed", so send a placeholder instead.
+        return key if key else PLACEHOLDER_KEY
+
+
+def _missing_key_message(owner: str, secret: Secret) -> str:
+    names = list(secret.env_vars) or ["OPENAI_API_KEY"]
+    variables = " or ".join(names)
+    return (
+        f"{owner} needs an API key: set the environment variable {variables} "
+        "(or pass api_key). To use another OpenAI-compatible server (Ollama, vLLM, llama.cpp), "
+        "set OPENAI_BASE_URL or api_base_url to its URL, e.g. http://localhost:11434/v1; "
+        "if it needs no key, declare api_key with strict: false "
+        f"({{type: env_var, env_vars: [{names[0]}], strict: false}})."
+    )
+
+
+def _loop_key() -> object:
+    """An object identifying the running event loop (asyncio's loop, or trio's token)."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        import trio  # anyio's other backend; only reached when running under it
+
+        return trio.lowlevel.current_trio_token()
+
+
+class OpenAIClients:
+    """The sync client and the per-event-loop async client of one component, built lazily."""
+
+    def __init__(self, settings: ClientSettings, owner: str) -> None:
+        self.settings = settings
+        self.owner = owner
+        self._sync: openai.OpenAI | None = None
+        self._sync_lock = threading.Lock()  # worker threads may make the first call together
+        self._async: openai.AsyncOpenAI | None = None
+        self._async_loop: object | None = None
+
+    def check(self) -> None:
+        """Fail now, with `MissingAPIKeyError`, if the key cannot be read."""
+        self.settings.client_kwargs(self.owner)
+
+    def sync(self) -> openai.OpenAI:
+        """The `openai.OpenAI` client, built on first use."""
+        with self._sync_lock:
+            if self._sync is None:
+                import openai
+
+                kwargs = self.settings.client_kwargs(self.owner)
+                if self.settings.http_client_kwargs:
+                    http = openai.DefaultHttpxClient(**self.settings.http_client_kwargs)
+                    kwargs["http_client"] = http
+                self._sync = openai.OpenAI(**kwargs)
+            return self._sync
+
+    def for_current_loop(self) -> openai.AsyncOpenAI:
+        """The `openai.AsyncOpenAI` client of the running event loop, built on first use."""
+        loop = _loop_key()
+        if self._async is None or self._async_loop is not loop:
+            import openai
+
+            kwargs = self.settings.client_kwargs(self.owner)
+            if self.settings.http_client_kwargs:
+                http = openai.DefaultAsyncHttpxClient(**self.settings.http_client_kwargs)
+                kwargs["http_client"] = http
+            # A client left by an earlier loop is dropped, not closed: its loop is gone.
+            self._async, self._async_loop = openai.AsyncOpenAI(**kwargs), loop
+        return self._async
+
+    def close(self) -> None:
+        """Close the sync client's connections."""
+        with self._sync_lock:
+            client, self._sync = self._sync, None
+        if client is not None:
+            client.close()
+
+    async def aclose(self) -> None:
+        """Close the async client's connections (call on the loop that used it)."""
+        client, loop = self._async, self._async_loop
+        self._async = self._async_loop = None
+        if client is not None and loop is _loop_key():
+            await client.close()
