@@ -7,7 +7,9 @@
     ├── PipelineValidationError      the YAML or the graph is wrong; carries every Problem (exit 2)
     ├── PipelineInputError           a run was given inputs it cannot use (exit 2)
     └── PipelineRuntimeError         a component failed during a run; names the component and run
-        └── PipelineStuckError       no component can run but some still wait; names each wait
+        ├── PipelineStuckError       no component can run but some still wait; names each wait
+        ├── ComponentTimeoutError    one attempt overran its `timeout` (timeouts.py; a TimeoutError)
+        └── CircuitOpenError         the component's circuit breaker is open (breaker.py)
 
 The exit code is a class attribute so the CLI maps an exception to its code in one place.
 """

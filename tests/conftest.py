@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+# `tests.fakes` imports from the repository root: pyproject's `pythonpath = ["."]` puts it on
+# sys.path for the `pytest` script and `python -m pytest` alike.
+
 pytest_plugins = ["tests.fakes.fixtures"]
 
 

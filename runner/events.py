@@ -1,0 +1,247 @@
+"""The events a run emits, one JSON line each; `events_schema()` is their JSON Schema.
+
+Every event carries `event` (its kind), `run` (the run's id) and `t` (seconds since the run
+started); events of a batch run also carry `index` (the item's position) and `line` (its line
+in the inputs file, counted from 1). One run emits, in order:
+
+- `run_started`, once;
+- per component: `component_started` (only with `verbose`), any number of `chunk`s (streamed
+  tokens) and `component_failed`s (one per failed attempt), then `component_finished` — or
+  `component_skipped` when a branch was not taken and the component never runs;
+- `run_finished` with the run's outputs, or `run_failed` naming the component that failed.
+
+`component_skipped` exists so a trace says why a component did not run (which branch was not
+taken) instead of leaving a silent gap.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+
+class ErrorInfo(BaseModel):
+    """An exception, as the events report it."""
+
+    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
+
+    type: str
+    """The exception's class name, such as `RateLimitError`."""
+    message: str
+    """The exception's message."""
+
+    @classmethod
+    def of(cls, exc: BaseException) -> ErrorInfo:
+        """The type name and message of `exc`."""
+        return cls(type=type(exc).__name__, message=str(exc))
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
+
+    event: str
+    """The kind of event."""
+    run: str
+    """The id of the run this event belongs to."""
+    t: float
+    """Seconds since the run started."""
+    index: int | None = None
+    """Batch runs: the position of the run's item in the batch, counted from 0."""
+    line: int | None = None
+    """Batch runs from a JSON-lines file: the item's line number, counted from 1."""
+
+
+class RunStarted(_Event):
+    """A run began."""
+
+    event: Literal["run_started"] = "run_started"
+    """The kind of event."""
+    pipeline: str
+    """The pipeline's `metadata.name` (empty when it has none)."""
+    inputs: dict[str, Any]
+    """The data the run was given, as given."""
+
+
+class ComponentStarted(_Event):
+    """A component was called (emitted only by verbose runs)."""
+
+    event: Literal["component_started"] = "component_started"
+    """The kind of event."""
+    component: str
+    """The component's name."""
+    inputs: dict[str, Any] | None = None
+    """The keyword arguments it was called with."""
+
+
+class ComponentFinished(_Event):
+    """A component returned its outputs."""
+
+    event: Literal["component_finished"] = "component_finished"
+    """The kind of event."""
+    component: str
+    """The component's name."""
+    duration: float
+    """Seconds the call took, retries included."""
+    outputs: dict[str, Any]
+    """The dict it returned, one key per output socket that delivered."""
+
+
+class ComponentSkipped(_Event):
+    """A component will not run in this run: a branch feeding it was not taken."""
+
+    event: Literal["component_skipped"] = "component_skipped"
+    """The kind of event."""
+    component: str
+    """The component's name."""
+    reason: str
+    """Why, such as `its required input 'documents' received no value`."""
+
+
+class Chunk(_Event):
+    """A piece of a component's streamed output (an LLM token)."""
+
+    event: Literal["chunk"] = "chunk"
+    """The kind of event."""
+    component: str
+    """The component that streamed it."""
+    content: str
+    """The text of the chunk."""
+    meta: dict[str, Any] | None = None
+    """Extra data the component attached (model, finish reason, usage)."""
+
+
+class ComponentFailed(_Event):
+    """One attempt of a component call raised an exception."""
+
+    event: Literal["component_failed"] = "component_failed"
+    """The kind of event."""
+    component: str
+    """The component's name."""
+    attempt: int
+    """Which attempt failed, counted from 1."""
+    error: ErrorInfo
+    """The exception raised."""
+    will_retry: bool
+    """True when the component's retry policy will try again."""
+
+
+class RunFinished(_Event):
+    """The run ended successfully."""
+
+    event: Literal["run_finished"] = "run_finished"
+    """The kind of event."""
+    outputs: dict[str, Any]
+    """The run's outputs: `{component: {socket: value}}`, or `{public_name: value}` when the
+    pipeline declares `outputs:`."""
+
+
+class RunFailed(_Event):
+    """The run ended with an error; no `run_finished` follows."""
+
+    event: Literal["run_failed"] = "run_failed"
+    """The kind of event."""
+    component: str | None
+    """The component that failed (None when the run failed outside any component)."""
+    error: ErrorInfo
+    """The exception that ended the run."""
+
+
+Event = Annotated[
+    RunStarted
+    | ComponentStarted
+    | ComponentFinished
+    | ComponentSkipped
+    | Chunk
+    | ComponentFailed
+    | RunFinished
+    | RunFailed,
+    Field(discriminator="event"),
+]
+"""Any event, told apart by its `event` field."""
+
+EVENT_TYPES: tuple[type[_Event], ...] = (
+    RunStarted,
+    ComponentStarted,
+    ComponentFinished,
+    ComponentSkipped,
+    Chunk,
+    ComponentFailed,
+    RunFinished,
+    RunFailed,
+)
+
+
+E = TypeVar("E", bound=_Event)
+
+
+class Emitter:
+    """Builds the events of one run, stamping `run`, `t` and the batch position, for a sink.
+
+    Without a sink (a plain `run()`), nothing is built at all, so runs nobody watches pay
+    nothing for events.
+
+    Args:
+        run_id: the run's id.
+        sink: called with each event, on the event loop's thread; None to drop events.
+        index: the batch position of the run's item, if any.
+        line: the item's line in its inputs file, if any.
+    """
+
+    def __init__(
+        self,
+        run_id: str,
+        sink: Callable[[Any], None] | None = None,
+        *,
+        index: int | None = None,
+        line: int | None = None,
+    ) -> None:
+        self.run_id = run_id
+        self.index = index
+        self.line = line
+        self._sink = sink
+        self._t0 = time.perf_counter()
+
+    @property
+    def enabled(self) -> bool:
+        """True when events go somewhere (so callers may skip work needed only for them)."""
+        return self._sink is not None
+
+    def elapsed(self) -> float:
+        """Seconds since the run started."""
+        return time.perf_counter() - self._t0
+
+    def __call__(self, kind: type[E], **fields: Any) -> None:
+        """Build an event of type `kind` from `fields` and send it to the sink."""
+        if self._sink is None:
+            return
+        stamp: dict[str, Any] = {"run": self.run_id, "t": round(self.elapsed(), 6)}
+        if self.index is not None:
+            stamp["index"] = self.index
+        if self.line is not None:
+            stamp["line"] = self.line
+        self._sink(kind(**stamp, **fields))
+
+
+def events_schema() -> dict[str, Any]:
+    """The JSON Schema of one event line (the source of `schemas/events.schema.json`)."""
+    schema = _ADAPTER.json_schema()
+    for definition in schema["$defs"].values():
+        if "event" in definition.get("properties", {}):  # defaulted in Python, always written
+            definition["required"] = ["event", *definition.get("required", [])]
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "ragrun event",
+        "description": "One line of a ragrun run's JSON-lines output.",
+        **schema,
+    }
+
+
+def parse_event(data: dict[str, Any]) -> Event:
+    """Read one event from its JSON form (the inverse of `jsonl.dumps_line`, outputs as JSON)."""
+    return _ADAPTER.validate_python(data)
+
+
+_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

@@ -1,0 +1,297 @@
+"""One run of a pipeline: components start as soon as they are ready, concurrently, on anyio.
+
+`run_once` returns the outputs; `stream` yields the run's events as they happen. Both build a
+`Run`, which routes the data (`inputs.py`), keeps the scheduling state (`readiness.py`) and
+calls each component through `invoke.py`:
+
+- ready components start at once, up to `Pipeline.max_concurrency` in flight per run;
+- the pipeline warms up once, before its first run (concurrent first runs share one warm-up);
+- values go from component to component by reference, never copied;
+- the first component to fail (after its retries) ends the run: the others are cancelled, a
+  `run_failed` event is emitted and `run_once` raises `PipelineRuntimeError` naming it;
+- a run that ends with components still waiting raises `PipelineStuckError` naming each one
+  and the socket it waits on (only a graph with a cycle can get there).
+
+Outputs are every output socket no connection consumes, shaped `{component: {socket: value}}`,
+plus every output of the components named in `include_outputs_from`. With `outputs:` declared,
+they are `{public_name: value}` instead (a public output whose branch was not taken is absent),
+plus the `include_outputs_from` components under their names.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from anyio.abc import TaskGroup
+
+from .errors import PipelineInputError, PipelineRuntimeError, PipelineStuckError
+from .events import (
+    ComponentFinished,
+    ComponentSkipped,
+    ComponentStarted,
+    Emitter,
+    ErrorInfo,
+    Event,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+)
+from .inputs import route_inputs
+from .invoke import CallContext, call, resources_for
+from .readiness import RunState, Step
+from .suggest import did_you_mean
+
+if TYPE_CHECKING:
+    from .pipeline import Pipeline
+
+
+def new_run_id() -> str:
+    """A short random run id."""
+    return uuid.uuid4().hex[:12]
+
+
+async def run_once(
+    p: Pipeline,
+    data: Mapping[str, Any],
+    include_outputs_from: Iterable[str] = (),
+    *,
+    run_id: str | None = None,
+) -> dict[str, Any]:
+    """Run `p` once on `data` and return its outputs.
+
+    Raises:
+        PipelineInputError: `data` does not fit the pipeline's inputs.
+        PipelineRuntimeError: a component failed (chained to its exception).
+        PipelineStuckError: components were left waiting.
+    """
+    run = Run(p, data, include_outputs_from=include_outputs_from, run_id=run_id)
+    return await run.execute()
+
+
+async def stream(
+    p: Pipeline,
+    data: Mapping[str, Any],
+    include_outputs_from: Iterable[str] = (),
+    verbose: bool = False,
+    run_id: str | None = None,
+) -> AsyncIterator[Event]:
+    """Run `p` once, yielding its events as they happen.
+
+    The last event is `run_finished` or `run_failed`; a failed run does not raise here. Bad
+    `data` raises `PipelineInputError` before the first event. Close the iterator in the task
+    that iterates it (`async with contextlib.aclosing(p.stream(data)) as events:`) when you
+    may stop early; stopping cancels the run.
+    """
+    send, receive = anyio.create_memory_object_stream[Any](math.inf)
+
+    def sink(event: Any) -> None:
+        try:
+            send.send_nowait(event)
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            pass  # the consumer stopped listening; the run is being cancelled
+
+    run = Run(
+        p,
+        data,
+        include_outputs_from=include_outputs_from,
+        verbose=verbose,
+        run_id=run_id,
+        sink=sink,
+    )
+    unexpected: list[BaseException] = []
+
+    async def drive() -> None:
+        with send:
+            try:
+                await run.execute()
+            except PipelineRuntimeError:
+                pass  # already reported by the run_failed event
+            except Exception as exc:  # a bug: re-raised once the events are out
+                unexpected.append(exc)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(drive)
+        try:
+            with receive:
+                async for event in receive:
+                    yield event
+        except GeneratorExit:  # the consumer closed the iterator: stop the run, quietly
+            tg.cancel_scope.cancel()
+            return
+    if unexpected:
+        raise unexpected[0]
+
+
+async def warm_up(p: Pipeline) -> None:
+    """Warm `p` up once (in a worker thread); concurrent callers wait for the one warm-up."""
+    async with resources_for(p).warm_up_lock:
+        await p.warm_up_async()
+
+
+class Run:
+    """One execution of a pipeline: routed inputs, scheduling state, collected outputs.
+
+    Args:
+        p: the pipeline.
+        data: the run's data (nested or flat, see `inputs.py`).
+        include_outputs_from: components whose every output is returned.
+        verbose: emit `component_started` events with each component's inputs.
+        run_id: the run's id (a random one by default).
+        sink: receives each event; None when nobody listens (events are not even built).
+        index: batch position of this run's item, stamped on its events.
+        line: line of this run's item in its inputs file, stamped on its events.
+
+    Raises:
+        PipelineInputError: bad `data` or `include_outputs_from` (before anything runs).
+    """
+
+    def __init__(
+        self,
+        p: Pipeline,
+        data: Mapping[str, Any],
+        *,
+        include_outputs_from: Iterable[str] = (),
+        verbose: bool = False,
+        run_id: str | None = None,
+        sink: Callable[[Any], None] | None = None,
+        index: int | None = None,
+        line: int | None = None,
+    ) -> None:
+        self.pipeline = p
+        self.graph = p.graph()
+        self.data = data
+        self.include = _checked_include(p, include_outputs_from)
+        self.state = RunState(self.graph, route_inputs(p, data))
+        self.verbose = verbose
+        self.emit = Emitter(run_id or new_run_id(), sink, index=index, line=line)
+        self.run_id = self.emit.run_id
+        self._public = _public_by_component(p)
+        self._collected: dict[str, dict[str, Any]] = {}
+        self._public_values: dict[str, Any] = {}
+        self._failure: tuple[str, Exception] | None = None
+
+    async def execute(self) -> dict[str, Any]:
+        """Run every component that can run; return the outputs or raise (see module doc)."""
+        p = self.pipeline
+        self.emit(RunStarted, pipeline=str(p.metadata.get("name", "")), inputs=dict(self.data))
+        resources = resources_for(p)
+        try:
+            await warm_up(p)
+        except Exception as exc:
+            message = f"warming up the pipeline failed: {_describe(exc)}"
+            raise self._fail(None, exc, message) from exc
+        self._ctx = CallContext(self.run_id, self.emit, resources)
+        self._limiter = anyio.CapacityLimiter(p.max_concurrency)
+        async with anyio.create_task_group() as tg:
+            self._launch(tg, self.state.start())
+        if self._failure is not None:
+            name, error = self._failure
+            node = self.graph.nodes[name]
+            message = f"component '{name}' ({node.class_name}) failed: {_describe(error)}"
+            raise self._fail(name, error, message) from error
+        if self.state.unfinished():
+            raise self._stuck()
+        outputs = self._outputs()
+        self.emit(RunFinished, outputs=outputs)
+        return outputs
+
+    # -- scheduling ----------------------------------------------------------------------------
+
+    def _launch(self, tg: TaskGroup, step: Step) -> None:
+        for skip in step.skipped:
+            self.emit(ComponentSkipped, component=skip.component, reason=skip.reason)
+        for name in step.ready:
+            tg.start_soon(self._component, tg, name, name=f"ragrun:{name}")
+
+    async def _component(self, tg: TaskGroup, name: str) -> None:
+        node = self.graph.nodes[name]
+        async with self._limiter:
+            inputs = self.state.inputs_for(name)
+            if self.verbose:
+                self.emit(ComponentStarted, component=name, inputs=inputs)
+            started = time.perf_counter()
+            try:
+                outputs = await call(node, inputs, self._ctx)
+            except Exception as exc:
+                if self._failure is None:
+                    self._failure = (name, exc)
+                tg.cancel_scope.cancel()
+                return
+        duration = time.perf_counter() - started
+        self.emit(ComponentFinished, component=name, duration=round(duration, 6), outputs=outputs)
+        self._collect(name, outputs)
+        self._launch(tg, self.state.finish(name, outputs))
+
+    # -- results -------------------------------------------------------------------------------
+
+    def _collect(self, name: str, outputs: dict[str, Any]) -> None:
+        for public, socket in self._public.get(name, ()):
+            if socket in outputs:
+                self._public_values[public] = outputs[socket]
+        if name in self.include:
+            self._collected[name] = dict(outputs)
+        elif not self.pipeline.outputs:
+            rest = {k: v for k, v in outputs.items() if not self.graph.is_consumed(name, k)}
+            if rest:
+                self._collected[name] = rest
+
+    def _outputs(self) -> dict[str, Any]:
+        if not self.pipeline.outputs:
+            return self._collected
+        return {**self._public_values, **self._collected}
+
+    # -- failures ------------------------------------------------------------------------------
+
+    def _fail(self, component: str | None, exc: Exception, message: str) -> PipelineRuntimeError:
+        self.emit(RunFailed, component=component, error=ErrorInfo.of(exc))
+        return PipelineRuntimeError(message, component=component, run_id=self.run_id)
+
+    def _stuck(self) -> PipelineStuckError:
+        waits = self.state.waits()
+        lines = [
+            f"  '{w.component}' waits on '{w.component}.{w.socket}' for "
+            f"{', '.join(w.senders) or 'a sender'}"
+            for w in waits
+        ]
+        message = f"run {self.run_id} is stuck: no component can run, but some still wait:\n"
+        component = waits[0].component if waits else None
+        error = PipelineStuckError(
+            message + "\n".join(lines), component=component, run_id=self.run_id
+        )
+        self.emit(RunFailed, component=component, error=ErrorInfo.of(error))
+        return error
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _checked_include(p: Pipeline, names: Iterable[str]) -> frozenset[str]:
+    names = frozenset([names] if isinstance(names, str) else names)
+    problems = [
+        f"include_outputs_from: no component named '{n}'.{did_you_mean(n, p.nodes)}"
+        for n in sorted(names)
+        if n not in p.nodes
+    ]
+    problems += [
+        f"include_outputs_from: '{n}' is also a public output name; rename one of them"
+        for n in sorted(names)
+        if n in p.outputs
+    ]
+    if problems:
+        raise PipelineInputError("\n".join(problems))
+    return names
+
+
+def _public_by_component(p: Pipeline) -> dict[str, list[tuple[str, str]]]:
+    """Public outputs by the component that produces them: `{comp: [(public, socket)]}`."""
+    by: dict[str, list[tuple[str, str]]] = {}
+    for public, address in p.outputs.items():
+        component, _, socket = address.partition(".")
+        by.setdefault(component, []).append((public, socket))
+    return by
