@@ -165,10 +165,16 @@ class Pipeline:
     # -- running ----------------------------------------------------------------------------
 
     def warm_up(self) -> None:
-        """Call every component's `warm_up()` once (later calls do nothing)."""
+        """Call every component's `warm_up()` once (later calls do nothing).
+
+        Components declared `executor: process` are skipped: each worker process warms its own
+        copy, so loading the model here too would only cost time and memory.
+        """
         if self._warmed_up:
             return
         for node in self.nodes.values():
+            if node.policy.executor == "process":
+                continue
             warm = getattr(node.instance, "warm_up", None)
             if callable(warm):
                 warm()
@@ -222,6 +228,30 @@ class Pipeline:
         from .batch import run_batch
 
         return run_batch(self, items, **options)
+
+    def close(self) -> None:
+        """Release what runs share: worker process pools, limiters. The pipeline can run again."""
+        from .resources import close_resources
+
+        close_resources(self)
+
+    async def aclose(self) -> None:
+        """`close` off the event loop (stopping worker processes can take a moment)."""
+        import anyio.to_thread
+
+        await anyio.to_thread.run_sync(self.close)
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Pipeline:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
     def __repr__(self) -> str:
         name = self.metadata.get("name", "")

@@ -27,10 +27,13 @@ class RetryPolicy(_Model):
     multiplier: float = Field(2.0, ge=1)
     """Each wait is the previous one times this."""
     jitter: float = Field(0.1, ge=0, le=1)
-    """Random spread added to each wait, as a fraction of it."""
+    """Random spread taken off each wait, as a fraction of it: with 0.1 each wait is 90-100% of
+    its backoff, so concurrent callers spread out even once they reach `max_delay`. A server's
+    `Retry-After` is always waited in full."""
     retry_on: list[str] | None = None
-    """Exception class names to retry; by default only transient errors (timeouts, connection
-    errors, HTTP 429 and 5xx)."""
+    """Exception class names to retry (an error matches when its class or any base class has
+    that name, plain or module-qualified); by default only transient errors (timeouts,
+    connection errors, HTTP 429 and 5xx)."""
 
 
 class RateLimit(_Model):
@@ -41,7 +44,8 @@ class RateLimit(_Model):
     per_minute: PositiveFloat | None = None
     """Calls per minute."""
     tokens_per_minute: PositiveFloat | None = None
-    """LLM tokens per minute, counted from the usage a generator reports."""
+    """LLM tokens per minute, counted after each call from the usage a generator reports in
+    its outputs' `meta` (`usage.total_tokens`); a call starts while the budget is not spent."""
 
 
 class CircuitBreaker(_Model):
@@ -78,6 +82,8 @@ class ComponentPolicy(_Model):
     executor: Literal["auto", "thread", "process"] = "auto"
     """Where a sync `run` executes: `auto` and `thread` use a worker thread, `process` a
     process pool of workers that each build and warm the component once."""
+    processes: PositiveInt | None = None
+    """Worker processes for `executor: process` (default: the number of CPUs)."""
     batch: MicroBatch | None = None
     """Micro-batch concurrent calls (components that offer `run_batch`)."""
 
