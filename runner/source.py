@@ -1,0 +1,165 @@
+"""YAML text read into plain data, with the line and column of every mapping key and list item.
+
+Validation reports each mistake at its place in the file, so the parser keeps positions beside
+the data: `Source.locate(("components", "llm", "init_parameters", "model"))` gives the
+`Location` of the `model:` key. ruamel.yaml's round-trip loader records these positions; the
+data handed on is plain `dict` / `list` / `str` / `int` / `float` / `bool` / `None`.
+A YAML syntax error becomes a located `PipelineValidationError`, never a traceback.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .diagnostics import Location, Problem
+from .errors import PipelineValidationError
+
+PathKey = tuple[str | int, ...]
+"""A path into the data: mapping keys and list indices, such as `("connections", 2, "receiver")`."""
+
+
+@dataclass
+class Source:
+    """Parsed YAML: the plain data, where each part of it came from, and the file's name."""
+
+    file: str
+    data: Any
+    positions: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    """1-based (line, column) of each mapping key and list item, by path."""
+    overridden: set[PathKey] = field(default_factory=set)
+    """Paths set from the command line (`--set`): they have no place in the file."""
+    unfilled: set[PathKey] = field(default_factory=set)
+    """Paths whose `${VAR}` could not be filled: already reported, so later checks skip them."""
+
+    def locate(self, path: Sequence[str | int]) -> Location | None:
+        """The location of `path`, or of its nearest ancestor present in the file."""
+        path = tuple(path)
+        while True:
+            if path in self.overridden:
+                return None
+            position = self.positions.get(path)
+            if position is not None:
+                return Location(self.file, *position)
+            if not path:
+                return Location(self.file, 1, 1)
+            path = path[:-1]
+
+    def problem(self, path: Sequence[str | int], message: str, where: str | None = None) -> Problem:
+        """A `Problem` located at `path`; `where` defaults to the path written as YAML."""
+        text = path_text(path) if where is None else where
+        return Problem(text, message, self.locate(path))
+
+
+def path_text(path: Sequence[str | int]) -> str:
+    """`("connections", 2, "receiver")` -> `connections[2].receiver`."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def read_file(path: str | Path) -> Source:
+    """Parse a YAML file; an unreadable file or bad YAML raises `PipelineValidationError`."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise PipelineValidationError(
+            [Problem(str(path), f"cannot read the pipeline file: {reason}")]
+        ) from None
+    return parse(text, str(path))
+
+
+def parse(text: str, file: str = "<string>") -> Source:
+    """Parse YAML text; bad YAML raises `PipelineValidationError` located at the mistake."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    try:
+        tree = YAML(typ="rt").load(text)
+    except MarkedYAMLError as exc:
+        raise PipelineValidationError([_syntax_problem(exc, file)]) from None
+    except YAMLError as exc:  # errors without a position are rare (e.g. bad encodings)
+        raise PipelineValidationError([Problem("", f"invalid YAML: {exc}")]) from None
+    source = Source(file, None)
+    problems: list[Problem] = []
+    source.data = _plain(tree, (), source, problems)
+    if problems:
+        raise PipelineValidationError(problems)
+    return source
+
+
+_DUPLICATE = re.compile(r'found duplicate key "(?P<key>.*?)" with value')
+
+
+def _syntax_problem(exc: Any, file: str) -> Problem:
+    mark = exc.problem_mark or exc.context_mark
+    location = Location(file, mark.line + 1, mark.column + 1) if mark is not None else None
+    message = f"invalid YAML: {exc.problem or exc.context}"
+    duplicate = _DUPLICATE.match(exc.problem or "")
+    if duplicate:  # ruamel's message quotes both values in full; the key is what matters
+        message = f"invalid YAML: duplicate key '{duplicate['key']}'; each key may appear once"
+    if exc.context and exc.problem:
+        context = exc.context
+        if exc.context_mark is not None and exc.context_mark is not mark:
+            context += f" that starts at {exc.context_mark.line + 1}:{exc.context_mark.column + 1}"
+        message += f" ({context})"
+    return Problem("", message, location)
+
+
+def _plain(node: Any, path: PathKey, source: Source, problems: list[Problem]) -> Any:
+    """Copy ruamel's round-trip nodes into plain Python values, recording positions."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
+
+    if isinstance(node, CommentedMap):
+        out = {}
+        for key, value in node.items():
+            line, col = node.lc.key(key)
+            key = _plain_key(key)
+            source.positions[(*path, key)] = (line + 1, col + 1)
+            out[key] = _plain(value, (*path, key), source, problems)
+        return out
+    if isinstance(node, CommentedSeq):
+        items = []
+        for index, value in enumerate(node):
+            line, col = node.lc.item(index)
+            source.positions[(*path, index)] = (line + 1, col + 1)
+            items.append(_plain(value, (*path, index), source, problems))
+        return items
+    if isinstance(node, TaggedScalar):
+        problems.append(
+            source.problem(path, f"unsupported YAML tag '{node.tag}'; write plain values")
+        )
+        return None
+    return _plain_scalar(node)
+
+
+def _plain_key(key: Any) -> Any:
+    # Keys such as `1:` or `true:` stay what YAML says they are; strings lose ruamel's subclass.
+    return str(key) if isinstance(key, str) else _plain_scalar(key)
+
+
+def _plain_scalar(value: Any) -> Any:
+    # ruamel returns subclasses (ScalarFloat, LiteralScalarString, ScalarBoolean, ...) that
+    # carry formatting; plain types compare, hash and serialize like the user expects.
+    if value is None or type(value) in (str, int, float, bool):
+        return value
+    if isinstance(value, bool) or type(value).__name__ == "ScalarBoolean":
+        return bool(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, datetime.datetime):
+        return datetime.datetime.fromisoformat(value.isoformat())
+    return value
