@@ -40,16 +40,22 @@ def dumps(pipeline: Pipeline) -> str:
     return _to_text(pipeline_data(pipeline))
 
 
+def _public_input(pipeline: Pipeline, name: str) -> Any:
+    """`a.x`, `[a.x, b.y]`, or the long form `{sockets, default}` when the input has a default."""
+    addresses = pipeline.inputs[name]
+    sockets = addresses[0] if len(addresses) == 1 else list(addresses)
+    if name not in pipeline.input_defaults:
+        return sockets
+    return {"sockets": sockets, "default": _value(pipeline.input_defaults[name], f"inputs.{name}")}
+
+
 def pipeline_data(pipeline: Pipeline) -> dict[str, Any]:
     """The plain data `dumps` writes, in the order a reader expects."""
     data: dict[str, Any] = {}
     if pipeline.metadata:
         data["metadata"] = _value(pipeline.metadata, "metadata")
     if pipeline.inputs:
-        data["inputs"] = {
-            name: addresses[0] if len(addresses) == 1 else list(addresses)
-            for name, addresses in pipeline.inputs.items()
-        }
+        data["inputs"] = {name: _public_input(pipeline, name) for name in pipeline.inputs}
     if pipeline.outputs:
         data["outputs"] = dict(pipeline.outputs)
     data["components"] = {name: _component(node) for name, node in pipeline.nodes.items()}

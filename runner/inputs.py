@@ -72,6 +72,8 @@ def route_inputs(p: Pipeline, data: Mapping[str, Any], *, check_required: bool =
     routed: Routed = {}
     problems: list[str] = []
     public = _public_inputs(p, problems)
+    if p.input_defaults:  # declared defaults, overridden by whatever the run gives
+        data = {**{k: v for k, v in p.input_defaults.items() if k not in data}, **data}
     for key, value in data.items():
         if key in public:
             targets = public[key]
@@ -210,6 +212,8 @@ def _requirements(p: Pipeline) -> list[tuple[RequiredInput, list[tuple[str, str]
     groups: dict[str, tuple[RequiredInput, list[tuple[str, str]]]] = {}
     for component, name, socket in needed:
         key, feeds = _how_to_give(p, graph, component, name)
+        if key in p.input_defaults:
+            continue
         if key not in groups:
             groups[key] = (RequiredInput(key, socket.type, feeds), [])
         groups[key][1].append((component, name))

@@ -29,7 +29,7 @@ from .errors import PipelineValidationError
 from .interpolate import interpolate
 from .pipeline import Pipeline
 from .source import PathKey, Source, parse, read_file
-from .spec import ParsedSpec, parse_spec
+from .spec import ParsedSpec, PublicInput, parse_spec
 from .suggest import did_you_mean
 from .typecheck import type_name
 
@@ -167,13 +167,17 @@ def _public_inputs(
     pipeline: Pipeline, parsed: ParsedSpec, source: Source, skip: set[str], problems: list[Problem]
 ) -> None:
     fed = {(c.receiver, c.receiver_socket): c for c in pipeline.connections}
-    for public, value in parsed.spec.inputs.items():
+    for public, declared in parsed.spec.inputs.items():
+        prefix: PathKey = ("inputs", public)
+        value = declared
+        if isinstance(declared, PublicInput):
+            prefix, value = (*prefix, "sockets"), declared.sockets
+            if "default" in declared.model_fields_set:
+                pipeline.input_defaults[public] = declared.default
         addresses = [value] if isinstance(value, str) else value
         good = []
         for index, address in enumerate(addresses):
-            path: PathKey = (
-                ("inputs", public) if isinstance(value, str) else ("inputs", public, index)
-            )
+            path: PathKey = prefix if isinstance(value, str) else (*prefix, index)
             message = _socket_problem(pipeline, address, skip, outputs=False)
             component, socket = split_address(address)
             sender = fed.get((component, socket or ""))

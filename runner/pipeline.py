@@ -49,6 +49,7 @@ class Pipeline:
         inputs: public input names mapped to the `component.socket` addresses they feed.
         outputs: public output names mapped to the `component.socket` they come from.
         max_concurrency: components of one run allowed in flight at once.
+        input_defaults: values for public inputs that a run may leave out.
     """
 
     def __init__(
@@ -59,6 +60,7 @@ class Pipeline:
         inputs: Mapping[str, Iterable[str]] | None = None,
         outputs: Mapping[str, str] | None = None,
         max_concurrency: int = 16,
+        input_defaults: Mapping[str, Any] | None = None,
     ) -> None:
         self.metadata: dict[str, Any] = dict(metadata or {})
         self.max_runs_per_component = max_runs_per_component
@@ -67,6 +69,7 @@ class Pipeline:
         self.connections: list[Connection] = []
         self.inputs: dict[str, list[str]] = {k: list(v) for k, v in (inputs or {}).items()}
         self.outputs: dict[str, str] = dict(outputs or {})
+        self.input_defaults: dict[str, Any] = dict(input_defaults or {})
         self._graph: Graph | None = None
         self._warmed_up = False
 

@@ -56,6 +56,19 @@ class ConnectionSpec(BaseModel):
     """`component.input`, or `component` when it has one input that fits the sender."""
 
 
+class PublicInput(BaseModel):
+    """A public input written out in full: the sockets it feeds and a value used when omitted."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    sockets: str | list[str]
+    """The `component.input` socket(s) this input feeds."""
+    default: Any = None
+    """The value a run gets when it does not give this input (the input is then optional)."""
+    description: str | None = None
+    """What the input means, shown by `ragrun validate`."""
+
+
 class PipelineSpec(BaseModel):
     """A ragrun pipeline: Haystack's YAML format plus ragrun's `inputs`, `outputs` and limits."""
 
@@ -65,8 +78,9 @@ class PipelineSpec(BaseModel):
 
     metadata: dict[str, Any] = Field(default_factory=dict)
     """Free-form data kept with the pipeline; `name` and `description` show in events and logs."""
-    inputs: dict[str, str | list[str]] = Field(default_factory=dict)
-    """Public inputs: a name mapped to the `component.input` socket(s) it feeds."""
+    inputs: dict[str, str | list[str] | PublicInput] = Field(default_factory=dict)
+    """Public inputs: a name mapped to the `component.input` socket(s) it feeds, or to
+    `{sockets, default, description}`."""
     outputs: dict[str, str] = Field(default_factory=dict)
     """Public outputs: a name mapped to the `component.output` socket it comes from."""
     components: dict[str, ComponentSpec] = Field(default_factory=dict)

@@ -1,0 +1,45 @@
+"""Public inputs with a declared default: optional for a run, overridden when given, dumped back."""
+
+from __future__ import annotations
+
+import pytest
+
+from ragrun import Pipeline, PipelineValidationError
+from ragrun.inputs import required_inputs
+
+YAML = """
+inputs:
+  text:
+    sockets: [upper.text]
+    default: hello
+    description: what to shout
+components:
+  upper: {type: tests.runner.sample_components.Upper}
+"""
+
+
+def test_a_default_fills_an_input_the_run_leaves_out() -> None:
+    p = Pipeline.loads(YAML)
+    assert p.run({}) == {"upper": {"text": "HELLO!", "length": 6}}
+
+
+def test_a_given_value_wins_over_the_default() -> None:
+    p = Pipeline.loads(YAML)
+    assert p.run({"text": "bye"}) == {"upper": {"text": "BYE!", "length": 4}}
+
+
+def test_an_input_with_a_default_is_not_required() -> None:
+    assert required_inputs(Pipeline.loads(YAML)) == []
+
+
+def test_the_default_survives_dumps_and_loads() -> None:
+    again = Pipeline.loads(Pipeline.loads(YAML).dumps())
+    assert again.input_defaults == {"text": "hello"}
+    assert again.run({}) == {"upper": {"text": "HELLO!", "length": 6}}
+
+
+def test_a_bad_socket_in_the_long_form_is_located() -> None:
+    text = YAML.replace("[upper.text]", "[upper.txt]")
+    with pytest.raises(PipelineValidationError) as caught:
+        Pipeline.loads(text, source="p.yaml")
+    assert str(caught.value).startswith("p.yaml:4:15: inputs.text.sockets[0]:")
