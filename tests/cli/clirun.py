@@ -1,0 +1,48 @@
+"""Run `python -m ragrun` in a child process, as a user or a CI job would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+"""The project root: on PYTHONPATH so pipelines can name `tests.cli.sample_components.X`."""
+
+SAMPLES = "tests.cli.sample_components"
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment of a child ragrun: the project root importable, no colour, no debug."""
+    env = {k: v for k, v in os.environ.items() if k not in ("RAGRUN_DEBUG", "FORCE_COLOR")}
+    env.update({"PYTHONPATH": str(ROOT), "NO_COLOR": "1"}, **extra)
+    return env
+
+
+def ragrun(
+    *args: str | Path, stdin: str | None = None, cwd: Path | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """`python -m ragrun ARGS` with stdout and stderr captured (so stdout is not a terminal)."""
+    return subprocess.run(
+        [sys.executable, "-m", "ragrun", *map(str, args)],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=cwd or ROOT,
+        env=child_env(**env),
+        timeout=120,  # a safety net against a hung child, not a timing assertion
+    )
+
+
+def events(stdout: str) -> list[dict[str, Any]]:
+    """Every stdout line parsed as JSON (fails on any line that is not)."""
+    return [json.loads(line) for line in stdout.splitlines()]
+
+
+def write(path: Path, text: str) -> Path:
+    """Write a pipeline file and return its path."""
+    path.write_text(text, encoding="utf-8")
+    return path
