@@ -46,7 +46,7 @@ def indexed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, s
     env = {**os.environ, "RAGRUN_STORE": str(folder / ".ragrun" / "docs.store")}
     events = ragrun(str(ROOT / "pipelines" / "index.yaml"), env=env, cwd=folder)
     assert events[-1] == {**events[-1], "event": "run_finished"}
-    assert events[-1]["outputs"] == {"documents_written": 3}
+    assert events[-1]["outputs"] == {"documents_written": 3, "skipped": 0, "removed": 0}
     return folder, env
 
 
@@ -64,7 +64,7 @@ def test_search_finds_the_relevant_file(indexed: tuple[Path, dict[str, str]]) ->
     finished = events[-1]
     assert finished["event"] == "run_finished"
     documents = finished["outputs"]["documents"]
-    assert documents[0]["meta"]["file_path"] == "retries.md"
+    assert documents[0]["meta"]["file_path"] == "docs/retries.md"
     assert {e["component"] for e in events if e["event"] == "component_finished"} == {
         "embedder", "dense", "bm25", "joiner",
     }  # fmt: skip
@@ -85,7 +85,7 @@ def test_rag_streams_the_answer_from_an_openai_compatible_server(
     assert finished["event"] == "run_finished"
     answer = finished["outputs"]["answer"][0]
     assert "".join(chunks) == answer["text"] == "Backoff grows exponentially [retries.md]."
-    assert "retries.md" in {d["meta"]["file_path"] for d in finished["outputs"]["documents"]}
+    assert "docs/retries.md" in {d["meta"]["file_path"] for d in finished["outputs"]["documents"]}
     prompt = fake_openai.control.requests[-1].body["messages"][-1]["content"]
     assert "How do retries wait?" in prompt and "exponential backoff" in prompt
     assert "sk-test-secret" not in json.dumps(events)
@@ -101,3 +101,28 @@ def test_rag_without_a_key_says_what_to_set(indexed: tuple[Path, dict[str, str]]
     assert done.returncode != 0
     assert "OPENAI_API_KEY" in done.stderr and "OPENAI_BASE_URL" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_reindexing_embeds_only_what_changed(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    for name, text in CORPUS.items():
+        (tmp_path / "docs" / name).write_text(text, encoding="utf-8")
+    env = {**os.environ, "RAGRUN_STORE": str(tmp_path / "docs.store")}
+    index = str(ROOT / "pipelines" / "index.yaml")
+
+    def outputs() -> dict:
+        events = ragrun(index, env=env, cwd=tmp_path)
+        embedded = [e for e in events if e.get("component") == "embedder"]
+        return {**events[-1]["outputs"], "embedded": len(embedded[0]["outputs"]["documents"])}
+
+    assert outputs() == {"documents_written": 3, "skipped": 0, "removed": 0, "embedded": 3}
+    assert outputs() == {"documents_written": 0, "skipped": 3, "removed": 0, "embedded": 0}
+    (tmp_path / "docs" / "cats.md").write_text("# Cats\n\nCats hunt at dusk.", encoding="utf-8")
+    assert outputs() == {"documents_written": 1, "skipped": 2, "removed": 1, "embedded": 1}
+    search = ragrun(
+        str(ROOT / "pipelines" / "search.yaml"), "-i", "query=when do cats hunt?",
+        env=env, cwd=tmp_path,
+    )  # fmt: skip
+    found = search[-1]["outputs"]["documents"]
+    cats = [d["content"] for d in found if "Cats" in d["content"]]
+    assert len(cats) == 1 and "hunt at dusk" in cats[0]  # the old chunk is gone
