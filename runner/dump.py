@@ -63,6 +63,8 @@ def pipeline_data(pipeline: Pipeline) -> dict[str, Any]:
         {"sender": f"{c.sender}.{c.sender_socket}", "receiver": f"{c.receiver}.{c.receiver_socket}"}
         for c in pipeline.connections
     ]
+    if pipeline.ray:
+        data["ray"] = _value(pipeline.ray, "ray")
     for key in ("max_runs_per_component", "max_concurrency"):
         value = getattr(pipeline, key)
         if value != PipelineSpec.model_fields[key].default:

@@ -67,6 +67,8 @@ def _load(source: Source, overrides: Mapping[str, Any] | None) -> Pipeline:
         spec.max_runs_per_component,
         max_concurrency=spec.max_concurrency,
     )
+    if spec.ray is not None:
+        pipeline.ray = spec.ray.model_dump(exclude_unset=True)
     _add_components(pipeline, parsed, source, problems)
     declared = set(spec.components) | parsed.broken
     skip = declared - set(pipeline.nodes)  # declared but not built: already reported

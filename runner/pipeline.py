@@ -70,6 +70,8 @@ class Pipeline:
         self.inputs: dict[str, list[str]] = {k: list(v) for k, v in (inputs or {}).items()}
         self.outputs: dict[str, str] = dict(outputs or {})
         self.input_defaults: dict[str, Any] = dict(input_defaults or {})
+        self.ray: dict[str, Any] = {}
+        """The YAML's `ray:` settings for `--backend ray` (only the keys it set)."""
         self._graph: Graph | None = None
         self._warmed_up = False
 

@@ -69,6 +69,25 @@ class PublicInput(BaseModel):
     """What the input means, shown by `ragrun validate`."""
 
 
+class RaySettings(BaseModel):
+    """How `--backend ray` runs this pipeline; command-line options win over these."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    actors: PositiveInt = 2
+    """Actors in the pool; each loads and warms one copy of the pipeline."""
+    num_cpus: float = Field(1.0, ge=0)
+    """CPUs Ray reserves for each actor."""
+    num_gpus: float = Field(0.0, ge=0)
+    """GPUs Ray reserves for each actor (fractions share one GPU)."""
+    batch_size: PositiveInt = 16
+    """Input lines handed to an actor at a time."""
+    concurrency: PositiveInt | None = None
+    """Runs in flight in each actor (default: `batch_size`)."""
+    runtime_env: dict[str, Any] | None = None
+    """Ray `runtime_env`: the pipeline's dependencies, environment variables, files."""
+
+
 class PipelineSpec(BaseModel):
     """A ragrun pipeline: Haystack's YAML format plus ragrun's `inputs`, `outputs` and limits."""
 
@@ -93,6 +112,8 @@ class PipelineSpec(BaseModel):
     """Components of one run allowed in flight at once."""
     connection_type_validation: bool = True
     """Accepted for Haystack's YAML; ragrun always checks socket types."""
+    ray: RaySettings | None = None
+    """Settings for `--backend ray` (actors, resources per actor, batch size, runtime_env)."""
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Public inputs with a declared default: optional for a run, overridden when given, dumped back."""
+"""ragrun's own pipeline sections: public inputs with defaults, and `ray:` settings."""
 
 from __future__ import annotations
 
@@ -43,3 +43,14 @@ def test_a_bad_socket_in_the_long_form_is_located() -> None:
     with pytest.raises(PipelineValidationError) as caught:
         Pipeline.loads(text, source="p.yaml")
     assert str(caught.value).startswith("p.yaml:4:15: inputs.text.sockets[0]:")
+
+
+def test_ray_settings_load_and_dump_back() -> None:
+    p = Pipeline.loads(YAML + "ray: {actors: 4, num_gpus: 0.5}\n")
+    assert p.ray == {"actors": 4, "num_gpus": 0.5}
+    assert Pipeline.loads(p.dumps()).ray == {"actors": 4, "num_gpus": 0.5}
+
+
+def test_unknown_ray_settings_are_located() -> None:
+    with pytest.raises(PipelineValidationError, match=r"p\.yaml:9:7: ray"):
+        Pipeline.loads(YAML + "ray: {actros: 4}\n", source="p.yaml")
