@@ -4,7 +4,9 @@
 `Run`, which routes the data (`inputs.py`), keeps the scheduling state (`readiness.py`) and
 calls each component through `invoke.py`:
 
-- ready components start at once, up to `Pipeline.max_concurrency` in flight per run;
+- ready components start at once, up to `Pipeline.max_concurrency` in flight per run; one that
+  is the only component to run is awaited in place (no task), and when nobody watches the
+  events, a chain of sync components without policies runs in one worker-thread hop;
 - the pipeline warms up once, before its first run (concurrent first runs share one warm-up);
 - values go from component to component by reference, never copied;
 - the first component to fail (after its retries) ends the run: the others are cancelled, a
@@ -21,8 +23,9 @@ plus the `include_outputs_from` components under their names.
 from __future__ import annotations
 
 import math
+import os
+import threading
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +45,7 @@ from .events import (
     RunStarted,
 )
 from .inputs import route_inputs
-from .invoke import CallContext, call, resources_for
+from .invoke import CallContext, call, in_thread, plain_sync_components, resources_for, run_plain
 from .readiness import RunState, Step
 from .suggest import did_you_mean
 
@@ -52,7 +55,7 @@ if TYPE_CHECKING:
 
 def new_run_id() -> str:
     """A short random run id."""
-    return uuid.uuid4().hex[:12]
+    return os.urandom(6).hex()
 
 
 async def run_once(
@@ -129,6 +132,8 @@ async def stream(
 
 async def warm_up(p: Pipeline) -> None:
     """Warm `p` up once (in a worker thread); concurrent callers wait for the one warm-up."""
+    if p.warmed_up:  # the common case, without even a lock
+        return
     async with resources_for(p).warm_up_lock:
         await p.warm_up_async()
 
@@ -174,11 +179,15 @@ class Run:
         self._collected: dict[str, dict[str, Any]] = {}
         self._public_values: dict[str, Any] = {}
         self._failure: tuple[str, Exception] | None = None
+        self._in_flight = 0
+        self._tg: TaskGroup | None = None  # opened once two components may run at once
+        self._limiter: anyio.CapacityLimiter | None = None
 
     async def execute(self) -> dict[str, Any]:
         """Run every component that can run; return the outputs or raise (see module doc)."""
         p = self.pipeline
-        self.emit(RunStarted, pipeline=str(p.metadata.get("name", "")), inputs=dict(self.data))
+        if self.emit.enabled:
+            self.emit(RunStarted, pipeline=str(p.metadata.get("name", "")), inputs=dict(self.data))
         resources = resources_for(p)
         try:
             await warm_up(p)
@@ -186,9 +195,8 @@ class Run:
             message = f"warming up the pipeline failed: {_describe(exc)}"
             raise self._fail(None, exc, message) from exc
         self._ctx = CallContext(self.run_id, self.emit, resources)
-        self._limiter = anyio.CapacityLimiter(p.max_concurrency)
-        async with anyio.create_task_group() as tg:
-            self._launch(tg, self.state.start())
+        self._chainable = frozenset() if self.emit.enabled else plain_sync_components(self.graph)
+        await self._schedule()
         if self._failure is not None:
             name, error = self._failure
             node = self.graph.nodes[name]
@@ -201,31 +209,120 @@ class Run:
         return outputs
 
     # -- scheduling ----------------------------------------------------------------------------
+    #
+    # A component that is the only one to run is awaited in place: a chain costs no task, no
+    # limiter and no task group. Tasks start only when several components are ready at once,
+    # or one becomes ready while others are in flight (`_in_flight` counts started tasks).
 
-    def _launch(self, tg: TaskGroup, step: Step) -> None:
-        for skip in step.skipped:
-            self.emit(ComponentSkipped, component=skip.component, reason=skip.reason)
-        for name in step.ready:
-            tg.start_soon(self._component, tg, name, name=f"ragrun:{name}")
+    async def _schedule(self) -> None:
+        step = await self._inline(self.state.start())
+        if step is None or not step.ready:
+            return
+        self._limiter = anyio.CapacityLimiter(self.pipeline.max_concurrency)
+        async with anyio.create_task_group() as tg:
+            self._tg = tg
+            self._spawn(step.ready)
 
-    async def _component(self, tg: TaskGroup, name: str) -> None:
-        node = self.graph.nodes[name]
+    async def _inline(self, step: Step | None) -> Step | None:
+        """Run what `step` made ready in place, while that is a lone component.
+
+        Returns the first step that needs tasks (several ready, or others in flight), or None
+        once the run failed.
+        """
+        while step is not None:
+            for skip in step.skipped:
+                self.emit(ComponentSkipped, component=skip.component, reason=skip.reason)
+            if len(step.ready) != 1 or self._in_flight:
+                return step
+            name = step.ready[0]
+            if self._chains(name):
+                step = await self._segment(name)
+            else:
+                step = await self._run(name)
+        return None
+
+    def _spawn(self, names: list[str]) -> None:
+        assert self._tg is not None
+        for name in names:
+            self._in_flight += 1
+            self._tg.start_soon(self._component, name, name=f"ragrun:{name}")
+
+    async def _component(self, name: str) -> None:
+        assert self._limiter is not None
         async with self._limiter:
-            inputs = self.state.inputs_for(name)
+            step = await self._run(name)
+        self._in_flight -= 1
+        step = await self._inline(step)
+        if step is not None:
+            self._spawn(step.ready)
+
+    async def _run(self, name: str) -> Step | None:
+        """Call one component; returns what its outputs made ready (None when it failed)."""
+        node = self.graph.nodes[name]
+        inputs = self.state.inputs_for(name)
+        watched = self.emit.enabled
+        if watched:
             if self.verbose:
                 self.emit(ComponentStarted, component=name, inputs=inputs)
             started = time.perf_counter()
-            try:
-                outputs = await call(node, inputs, self._ctx)
-            except Exception as exc:
-                if self._failure is None:
-                    self._failure = (name, exc)
-                tg.cancel_scope.cancel()
-                return
-        duration = time.perf_counter() - started
-        self.emit(ComponentFinished, component=name, duration=round(duration, 6), outputs=outputs)
+        try:
+            outputs = await call(node, inputs, self._ctx)
+        except Exception as exc:
+            self._failed(name, exc)
+            return None
+        if watched:
+            duration = round(time.perf_counter() - started, 6)
+            self.emit(ComponentFinished, component=name, duration=duration, outputs=outputs)
+        return self._finished(name, outputs)
+
+    def _finished(self, name: str, outputs: dict[str, Any]) -> Step:
         self._collect(name, outputs)
-        self._launch(tg, self.state.finish(name, outputs))
+        return self.state.finish(name, outputs)
+
+    def _failed(self, name: str, exc: Exception) -> None:
+        if self._failure is None:
+            self._failure = (name, exc)
+        if self._tg is not None:
+            self._tg.cancel_scope.cancel()
+
+    # -- sync segments -------------------------------------------------------------------------
+    #
+    # A thread hop costs far more than a trivial component. When a sync component runs alone and
+    # nobody watches the events, its worker thread goes on with the next component while that is
+    # the only one made ready and is sync too: a chain of sync components costs one hop. The
+    # thread may touch the run's state because nothing else runs meanwhile: the loop is only
+    # waiting for it, and nothing starts a component but a finished one.
+
+    def _chains(self, name: str) -> bool:
+        """Whether `name` may run in a sync segment (no policy, sync, no event listener)."""
+        return name in self._chainable
+
+    async def _segment(self, name: str) -> Step | None:
+        """Run `name` and the sync components that follow it alone, in one worker thread."""
+        stop = threading.Event()  # the run was cancelled: the thread ends after its component
+        try:
+            step, failure = await in_thread(lambda: self._segment_in_thread(name, stop), self._ctx)
+        finally:
+            stop.set()
+        if failure is not None:
+            self._failed(*failure)
+        return step
+
+    def _segment_in_thread(
+        self, name: str, stop: threading.Event
+    ) -> tuple[Step | None, tuple[str, Exception] | None]:
+        while True:
+            node = self.graph.nodes[name]
+            try:
+                outputs = run_plain(node, self.state.inputs_for(name))
+            except Exception as exc:
+                return None, (name, exc)
+            step = self._finished(name, outputs)
+            if stop.is_set() or step.skipped or len(step.ready) != 1:
+                return step, None
+            name = step.ready[0]
+            if not self._chains(name):
+                return step, None
 
     # -- results -------------------------------------------------------------------------------
 

@@ -7,14 +7,19 @@ limit → the call (single, or gathered into a micro-batch) under the timeout, w
 loop around it. Every failed attempt becomes a `component_failed` event with its `attempt` and
 `will_retry` (one `_report_failure`). A sync `run` is started with `abandon_on_cancel`, so a
 timeout or a cancelled run stops waiting for its thread instead of blocking on it.
+
+A component with no policy at all skips those layers: one attempt, straight to its call, its
+failure still reported once. Such a sync component may also be chained with the next one in
+the same worker thread by the executor (`plain_sync_components`, `run_plain`).
 """
 
 from __future__ import annotations
 
 import functools
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -22,13 +27,16 @@ from anyio.lowlevel import RunVar
 
 from .component import has_run_async
 from .events import Chunk, ComponentFailed, Emitter, ErrorInfo
-from .resources import ComponentResources, PipelineResources, pipeline_resources
+from .resources import ComponentResources, PipelineResources, is_plain, pipeline_resources
 from .retry import AttemptFailure
 from .streaming import streaming_to
 
 if TYPE_CHECKING:
     from .chat import StreamingChunk
+    from .graph import Graph
     from .pipeline import Node, Pipeline
+
+T = TypeVar("T")
 
 WORKER_THREADS = 40
 """Sync `run` calls of one pipeline in flight at once (anyio's own default)."""
@@ -86,6 +94,12 @@ async def call(node: Node, inputs: dict[str, Any], ctx: CallContext) -> dict[str
             a `CircuitOpenError` while its circuit breaker is open.
     """
     shared = ctx.resources.policies.of(node)
+    if shared.plain:  # no policy: one attempt, no layer in between (what retry_call would do)
+        try:
+            return await _attempt(node, inputs, ctx, shared)
+        except Exception as exc:
+            _report_failure(node, ctx, 1, exc, will_retry=False)
+            raise
 
     def report(failure: AttemptFailure) -> None:
         _report_failure(node, ctx, failure.attempt, failure.error, will_retry=failure.will_retry)
@@ -96,17 +110,46 @@ async def call(node: Node, inputs: dict[str, Any], ctx: CallContext) -> dict[str
     return await shared.call(attempt, inputs, on_failure=report)
 
 
+def plain_sync_components(graph: Graph) -> frozenset[str]:
+    """Components whose call is just their sync `run` in a worker thread: no policy, no pool.
+
+    Such calls may be chained in one worker thread (see `executor.py`) when nobody watches
+    the run's events (a `component_failed` event would then have nowhere to go). Computed
+    once per graph, so a worker thread can ask without touching shared state.
+    """
+    found = _PLAIN_SYNC.get(graph)
+    if found is None:
+        found = _PLAIN_SYNC[graph] = frozenset(
+            name
+            for name, node in graph.nodes.items()
+            if is_plain(node) and not has_run_async(node.instance)
+        )
+    return found
+
+
+_PLAIN_SYNC: weakref.WeakKeyDictionary[Graph, frozenset[str]] = weakref.WeakKeyDictionary()
+
+
+def run_plain(node: Node, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Call the `run` of one of the `plain_sync_components` in the calling (worker) thread."""
+    return checked(node, node.instance.run(**inputs))
+
+
+async def in_thread(fn: Callable[[], T], ctx: CallContext) -> T:
+    """`fn()` in one of the pipeline's worker threads; a cancelled caller stops waiting for it."""
+    return await anyio.to_thread.run_sync(fn, limiter=ctx.resources.threads, abandon_on_cancel=True)
+
+
 async def _attempt(
     node: Node, inputs: dict[str, Any], ctx: CallContext, shared: ComponentResources
 ) -> dict[str, Any]:
     """One try: on the loop for `run_async`, in a worker thread for `run`, or in the pool."""
-    instance = node.instance
     if ctx.emit.enabled:
         with streaming_to(node.name, functools.partial(_chunk_event, ctx.emit, node.name)):
-            result = await _invoke(instance, inputs, ctx, shared)
+            result = await _invoke(node.instance, inputs, ctx, shared)
     else:
-        result = await _invoke(instance, inputs, ctx, shared)
-    return _checked(node, result)
+        result = await _invoke(node.instance, inputs, ctx, shared)
+    return checked(node, result)
 
 
 async def _invoke(
@@ -114,22 +157,20 @@ async def _invoke(
 ) -> Any:
     if shared.pool is not None:
         return await shared.pool.call(inputs)
-    if has_run_async(instance):
+    if shared.is_async:
         return await instance.run_async(**inputs)
-    run = functools.partial(instance.run, **inputs)
-    return await anyio.to_thread.run_sync(
-        run, limiter=ctx.resources.threads, abandon_on_cancel=True
+    return await in_thread(functools.partial(instance.run, **inputs), ctx)
+
+
+def checked(node: Node, result: Any) -> dict[str, Any]:
+    """`result`, once it is known to be a dict (what every `run` must return)."""
+    if isinstance(result, dict):
+        return result
+    expected = ", ".join(node.sockets.outputs) or "no keys"
+    raise TypeError(
+        f"component '{node.name}' ({node.class_name}) returned "
+        f"{type(result).__name__}; run must return a dict of its outputs ({expected})"
     )
-
-
-def _checked(node: Node, result: Any) -> dict[str, Any]:
-    if not isinstance(result, dict):
-        expected = ", ".join(node.sockets.outputs) or "no keys"
-        raise TypeError(
-            f"component '{node.name}' ({node.class_name}) returned "
-            f"{type(result).__name__}; run must return a dict of its outputs ({expected})"
-        )
-    return result
 
 
 def _report_failure(

@@ -185,6 +185,11 @@ class Pipeline:
                 warm()
         self._warmed_up = True
 
+    @property
+    def warmed_up(self) -> bool:
+        """True once `warm_up` has run (a run then skips warming up altogether)."""
+        return self._warmed_up
+
     async def warm_up_async(self) -> None:
         """`warm_up` off the event loop: model loads run in a worker thread."""
         if self._warmed_up:

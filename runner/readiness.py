@@ -22,10 +22,12 @@ it returns.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from .graph import Edge, Graph
 
@@ -73,6 +75,86 @@ class _Missing:
 
 
 _MISSING: Any = _Missing()
+_NOTHING: Mapping[str, Any] = MappingProxyType({})
+
+
+class _Delivery(NamedTuple):
+    """One connection, as the state settles it: an `Edge` plus precomputed lookups."""
+
+    receiver: str
+    socket: str
+    slot: int
+    variadic: bool
+    counter: int
+    """Index of the receiver socket's pending-sender counter."""
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A graph's scheduling tables, built once per graph so a run only copies counters."""
+
+    counters: dict[str, dict[str, int]]
+    """Index of each fed input socket's pending-sender counter."""
+    pending: list[int]
+    """Initial pending-sender counts, by counter index."""
+    blocked: dict[str, int]
+    """Initial number of fed input sockets of each component."""
+    outgoing: dict[str, tuple[tuple[str, tuple[_Delivery, ...]], ...]]
+    """Each component's consumed output sockets and their deliveries."""
+    inputs: dict[str, tuple[tuple[str, bool, bool], ...]]
+    """Each component's input sockets: (name, variadic, required), in declaration order."""
+    required: dict[str, tuple[str, ...]]
+    """Each component's required input sockets, in declaration order."""
+    fed: frozenset[str]
+    """Components with at least one incoming connection."""
+
+    @classmethod
+    def of(cls, graph: Graph) -> _Plan:
+        """The plan of `graph` (built on first use)."""
+        plan = _PLANS.get(graph)
+        if plan is None:
+            plan = _PLANS[graph] = cls._build(graph)
+        return plan
+
+    @classmethod
+    def _build(cls, graph: Graph) -> _Plan:
+        counters: dict[str, dict[str, int]] = {}
+        pending: list[int] = []
+        for name, counts in graph.senders.items():
+            counters[name] = {}
+            for socket, count in counts.items():
+                if count:
+                    counters[name][socket] = len(pending)
+                    pending.append(count)
+        inputs = {
+            name: tuple((s, i.variadic, i.is_required) for s, i in node.sockets.inputs.items())
+            for name, node in graph.nodes.items()
+        }
+        outgoing = {
+            name: tuple(
+                (socket, tuple(_delivery(graph, counters, edge) for edge in edges))
+                for socket, edges in by_socket.items()
+            )
+            for name, by_socket in graph.outgoing.items()
+        }
+        return cls(
+            counters=counters,
+            pending=pending,
+            blocked={name: len(c) for name, c in counters.items()},
+            outgoing=outgoing,
+            inputs=inputs,
+            required={name: tuple(s for s, _, req in ins if req) for name, ins in inputs.items()},
+            fed=frozenset(name for name, cs in graph.incoming.items() if cs),
+        )
+
+
+def _delivery(graph: Graph, counters: dict[str, dict[str, int]], edge: Edge) -> _Delivery:
+    variadic = graph.nodes[edge.receiver].sockets.inputs[edge.socket].variadic
+    counter = counters[edge.receiver][edge.socket]
+    return _Delivery(edge.receiver, edge.socket, edge.slot, variadic, counter)
+
+
+_PLANS: weakref.WeakKeyDictionary[Graph, _Plan] = weakref.WeakKeyDictionary()
 
 
 class RunState:
@@ -87,12 +169,11 @@ class RunState:
     def __init__(self, graph: Graph, run_inputs: Mapping[str, Mapping[str, Any]]) -> None:
         self.graph = graph
         self.status: dict[str, Status] = dict.fromkeys(graph.nodes, Status.WAITING)
-        self._pending = {name: dict(counts) for name, counts in graph.senders.items()}
-        self._blocked = {
-            name: sum(1 for n in counts.values() if n) for name, counts in graph.senders.items()
-        }
+        plan = self._plan = _Plan.of(graph)
+        self._pending = list(plan.pending)
+        self._blocked = dict(plan.blocked)
         self._run_inputs = run_inputs
-        self._values: dict[str, dict[str, Any]] = {name: {} for name in graph.nodes}
+        self._values: dict[str, dict[str, Any]] = {}
         self._triggered: set[str] = {name for name, given in run_inputs.items() if given}
 
     # -- transitions ---------------------------------------------------------------------------
@@ -114,20 +195,19 @@ class RunState:
             raise RuntimeError(f"'{component}' finished while {self.status[component].value}")
         self.status[component] = Status.DONE
         step = Step()
-        for socket, edges in self.graph.outgoing[component].items():
-            self._settle(edges, outputs.get(socket, _MISSING), step)
+        for socket, deliveries in self._plan.outgoing[component]:
+            self._settle(deliveries, outputs.get(socket, _MISSING), step)
         return step
 
     def inputs_for(self, component: str) -> dict[str, Any]:
         """The keyword arguments for a ready component (unset optional inputs left out)."""
-        node = self.graph.nodes[component]
-        given = self._run_inputs.get(component, {})
-        values = self._values[component]
+        given = self._run_inputs.get(component, _NOTHING)
+        values = self._values.get(component, _NOTHING)
         kwargs: dict[str, Any] = {}
-        for name, socket in node.sockets.inputs.items():
-            if socket.variadic:
+        for name, variadic, required in self._plan.inputs[component]:
+            if variadic:
                 items = _variadic_items(given.get(name, _MISSING), values.get(name))
-                if items or socket.is_required:
+                if items or required:
                     kwargs[name] = items
             elif name in values:
                 kwargs[name] = values[name]
@@ -148,8 +228,8 @@ class RunState:
         for name in self.unfinished():
             if self.status[name] is not Status.WAITING:
                 continue
-            for socket, pending in self._pending[name].items():
-                if pending:
+            for socket, counter in self._plan.counters[name].items():
+                if self._pending[counter]:
                     senders = tuple(
                         f"{c.sender}.{c.sender_socket}"
                         for c in self.graph.incoming[name]
@@ -160,30 +240,32 @@ class RunState:
 
     # -- internals -----------------------------------------------------------------------------
 
-    def _settle(self, edges: Iterable[Edge], value: Any, step: Step) -> None:
+    def _settle(self, deliveries: Iterable[_Delivery], value: Any, step: Step) -> None:
         """Settle connections from one sender socket; decide receivers left with no pending."""
-        for edge in edges:
+        pending, blocked = self._pending, self._blocked
+        for delivery in deliveries:
+            receiver, _, _, _, counter = delivery
             if value is not _MISSING:
-                self._store(edge, value)
-            pending = self._pending[edge.receiver]
-            pending[edge.socket] -= 1
-            if pending[edge.socket] == 0:
-                self._blocked[edge.receiver] -= 1
-                if self._blocked[edge.receiver] == 0:
-                    self._decide(edge.receiver, step)
+                self._store(delivery, value)
+            left = pending[counter] = pending[counter] - 1
+            if left == 0:
+                left = blocked[receiver] = blocked[receiver] - 1
+                if left == 0:
+                    self._decide(receiver, step)
 
-    def _store(self, edge: Edge, value: Any) -> None:
-        self._triggered.add(edge.receiver)
-        values = self._values[edge.receiver]
-        socket = self.graph.nodes[edge.receiver].sockets.inputs[edge.socket]
-        if socket.variadic:
-            slots = values.get(edge.socket)
+    def _store(self, delivery: _Delivery, value: Any) -> None:
+        self._triggered.add(delivery.receiver)
+        values = self._values.get(delivery.receiver)
+        if values is None:
+            values = self._values[delivery.receiver] = {}
+        if delivery.variadic:
+            slots = values.get(delivery.socket)
             if slots is None:
-                count = self.graph.senders[edge.receiver][edge.socket]
-                slots = values[edge.socket] = [_MISSING] * count
-            slots[edge.slot] = value
+                count = self.graph.senders[delivery.receiver][delivery.socket]
+                slots = values[delivery.socket] = [_MISSING] * count
+            slots[delivery.slot] = value
         else:
-            values[edge.socket] = value
+            values[delivery.socket] = value
 
     def _decide(self, name: str, step: Step) -> None:
         reason = self._skip_reason(name)
@@ -196,18 +278,18 @@ class RunState:
     def _skip(self, name: str, reason: str, step: Step) -> None:
         self.status[name] = Status.SKIPPED
         step.skipped.append(Skip(name, reason))
-        for edges in self.graph.outgoing[name].values():
-            self._settle(edges, _MISSING, step)
+        for _, deliveries in self._plan.outgoing[name]:
+            self._settle(deliveries, _MISSING, step)
 
     def _skip_reason(self, name: str) -> str | None:
         """None when the component can run; otherwise why it is skipped."""
-        if name not in self._triggered and self.graph.incoming[name]:
+        if name not in self._triggered and name in self._plan.fed:
             return "none of its senders delivered a value"
-        given = self._run_inputs.get(name, {})
-        values = self._values[name]  # a key exists only once a value arrived (Variadic too)
-        for socket_name, socket in self.graph.nodes[name].sockets.inputs.items():
-            if socket.is_required and socket_name not in given and socket_name not in values:
-                return f"its required input '{socket_name}' received no value"
+        given = self._run_inputs.get(name, _NOTHING)
+        values = self._values.get(name, _NOTHING)  # a key exists once a value arrived
+        for socket in self._plan.required[name]:
+            if socket not in given and socket not in values:
+                return f"its required input '{socket}' received no value"
         return None
 
 

@@ -73,6 +73,10 @@ class ComponentResources:
             if policy.executor == "process"
             else None
         )
+        self.is_async = self.pool is None and has_run_async(node.instance)
+        """Whether a single call awaits `run_async` on the loop (looked up once, not per call)."""
+        self.plain = is_plain(node)
+        """Whether no policy applies at all, so a call is just the component's own call."""
 
     @property
     def _direct(self) -> bool:
@@ -149,7 +153,7 @@ class ComponentResources:
     @property
     def in_thread(self) -> bool:
         """Whether a single call runs a sync `run` in a worker thread (for timeout messages)."""
-        return self.pool is None and not has_run_async(self.node.instance)
+        return self.pool is None and not self.is_async
 
     def _on_error(self, exc: Exception) -> None:
         throttled = status_code(exc) == 429 or "RateLimitError" in class_names(exc)
@@ -163,6 +167,21 @@ class ComponentResources:
         """Stop the process pool, if any."""
         if self.pool is not None:
             self.pool.close()
+
+
+def is_plain(node: Node) -> bool:
+    """True when no run policy applies to `node`, so a call is just the component's own call."""
+    policy = node.policy
+    batched = policy.batch is not None and has_run_batch(node.instance)
+    return (
+        policy.retry is None
+        and policy.timeout is None
+        and not policy.concurrency
+        and policy.rate_limit is None
+        and policy.circuit_breaker is None
+        and policy.executor != "process"
+        and not batched
+    )
 
 
 class PipelineResources:
