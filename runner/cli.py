@@ -232,6 +232,21 @@ def batch_options(command: Callable[..., Any]) -> Callable[..., Any]:
             show_default=True,
             help="Batch: where runs execute.",
         ),
+        click.option(
+            "--actors",
+            type=click.IntRange(min=1),
+            help="Ray: actors in the pool (default: the YAML's ray.actors, else 2).",
+        ),
+        click.option("--num-cpus", type=click.FloatRange(min=0), help="Ray: CPUs per actor."),
+        click.option("--num-gpus", type=click.FloatRange(min=0), help="Ray: GPUs per actor."),
+        click.option(
+            "--batch-size", type=click.IntRange(min=1), help="Ray: input lines per actor batch."
+        ),
+        click.option(
+            "--ray-address",
+            metavar="ADDRESS",
+            help="Ray: the cluster to use (default: RAY_ADDRESS, else a local Ray for the job).",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -266,7 +281,12 @@ def batch_options(command: Callable[..., Any]) -> Callable[..., Any]:
     type=click.IntRange(min=1),
     help="Components of one run in flight at once (in batch mode: runs in flight).",
 )
-@click.option("-v", "--verbose", is_flag=True, help="Also emit component_started events.")
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Also emit component_started events (batch: every event, not only the summary ones).",
+)
 @batch_options
 def run_command(
     file: str,
@@ -288,9 +308,14 @@ def run_command(
         include_outputs_from=split_names(include_outputs_from),
         concurrency=concurrency,
         verbose=verbose,
-        batch={k: v for k, v in batch.items() if v not in (None, False, "local")},
+        batch={k: v for k, v in batch.items() if _given(v)},
     )
     return run_file(file, request)
+
+
+def _given(value: Any) -> bool:
+    """Whether a batch option was given: not left at None, False or the local backend."""
+    return value is not None and value is not False and value != "local"
 
 
 def _overrides(pairs: Iterable[str]) -> dict[str, str]:

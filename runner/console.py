@@ -2,18 +2,17 @@
 
 Piped, every event is one JSON line on stdout, flushed as it comes, and a failed run is also told
 in one human line on stderr. On a terminal, `terminal.TerminalView` shows the run for reading.
-Batch mode (`--inputs`) enters through `run_many`, kept apart so it can grow on its own.
+Batch mode (`--inputs`) enters through `run_many`, which hands the job to `batch_job.py`.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-import time
 from collections.abc import Callable, Iterable
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -61,7 +60,7 @@ def run_file(file: str, request: RunRequest) -> int:
     if request.concurrency and "inputs_file" not in request.batch:
         pipeline.max_concurrency = request.concurrency
     if "inputs_file" in request.batch:
-        return run_many(pipeline, request)
+        return run_many(file, pipeline, request)
     if request.batch:
         raise click.UsageError(f"{_options(request.batch)}: only with --inputs (batch mode)")
     data = merge_inputs(pipeline, request.data, request.inputs)
@@ -84,155 +83,38 @@ async def _stream_run(
     return EXIT_FAILED if failed else EXIT_OK
 
 
-def run_many(pipeline: Pipeline, request: RunRequest) -> int:
-    """Batch mode (`--inputs`): one run per JSON line, `--concurrency` runs in flight.
+def run_many(file: str, pipeline: Pipeline, request: RunRequest) -> int:
+    """Batch mode (`--inputs`): one run per JSON line, on `ragrun.batch.run_batch` (or Ray).
 
-    Every event carries its input's `line` (and `index`); each line yields exactly one
-    `run_finished` or `run_failed`. A summary goes to stderr; the exit code is 1 when any run
-    failed. The rest of batch mode (`--ordered`, `--output`, `--resume`, `--max-failures`,
-    `--backend ray`, progress) comes with `ragrun.batch`; until then those options are refused.
+    Every event carries its input's `line` and `index`; each line yields exactly one
+    `run_finished` or `run_failed`. Progress and a summary go to stderr; the exit code is 1 when
+    any run failed. The job itself is `batch_job.py`; this turns the request into it.
     """
-    later = {k: v for k, v in request.batch.items() if k != "inputs_file"}
-    if later:
-        raise click.UsageError(f"{_options(later)}: not available yet in batch mode")
-    source = request.batch["inputs_file"]
-    try:
-        lines = click.open_file(source, encoding="utf-8")
-    except OSError as exc:
-        message = f"cannot read {source}: {exc.strerror}"
-        raise click.BadParameter(message, param_hint="--inputs") from None
-    import anyio
+    from .batch_job import RAY_OPTIONS, BatchJob, run_job
 
-    from .terminal import BatchView
-
-    sink = BatchView(color=color_choice()) if sys.stdout.isatty() else JsonLines()
-    started = time.perf_counter()
-    base = merge_inputs(pipeline, request.data, request.inputs)  # under every line's data
-    with lines:
-        tally = anyio.run(_run_lines, pipeline, lines, base, request, sink)
-    tally.report(source, time.perf_counter() - started)
-    return EXIT_FAILED if tally.failed_lines else EXIT_OK
+    options = request.batch
+    job = BatchJob(
+        file=file,
+        pipeline=pipeline,
+        source=options["inputs_file"],
+        base=merge_inputs(pipeline, request.data, request.inputs),  # under every line's data
+        overrides=request.overrides,
+        include_outputs_from=tuple(request.include_outputs_from),
+        concurrency=request.concurrency,
+        ordered=bool(options.get("ordered")),
+        verbose=request.verbose,
+        max_failures=options.get("max_failures"),
+        output=options.get("output_file"),
+        resume=bool(options.get("resume")),
+        backend=options.get("backend", "local"),
+        ray={k: options[k] for k in RAY_OPTIONS if k in options},
+    )
+    return run_job(job)
 
 
 def _options(batch: dict[str, Any]) -> str:
     """`{"output_file": ..., "resume": True}` -> `--output, --resume`, as typed on the line."""
     return ", ".join(sorted("--" + k.removesuffix("_file").replace("_", "-") for k in batch))
-
-
-@dataclass
-class Tally:
-    """How the runs of a batch ended."""
-
-    ok: int = 0
-    failed_lines: list[int] = field(default_factory=list)
-
-    def report(self, source: str, seconds: float) -> None:
-        """One summary line on stderr."""
-        total = self.ok + len(self.failed_lines)
-        rate = f", {total / seconds:.1f} runs/s" if seconds > 0 and total else ""
-        failed = ""
-        if self.failed_lines:
-            shown = ", ".join(map(str, sorted(self.failed_lines)[:10]))
-            more = ", ..." if len(self.failed_lines) > 10 else ""
-            failed = f" (line{'s' if len(self.failed_lines) > 1 else ''} {shown}{more})"
-        name = "stdin" if source == "-" else source
-        text = (
-            f"ragrun: {total} run{'s' if total != 1 else ''} from {name}: {self.ok} ok, "
-            f"{len(self.failed_lines)} failed{failed} in {seconds:.2f} s{rate}"
-        )
-        click.echo(text, err=True)
-
-
-async def _run_lines(
-    pipeline: Pipeline,
-    lines: IO[str],
-    base: dict[str, Any],
-    request: RunRequest,
-    sink: Callable[[Any], None],
-) -> Tally:
-    import anyio
-    import anyio.to_thread
-
-    tally = Tally()
-    slots = anyio.Semaphore(request.concurrency or 8)
-    index = number = 0
-    async with anyio.create_task_group() as tg:
-        while True:
-            await slots.acquire()  # backpressure: read the next line only when a run may start
-            text = await anyio.to_thread.run_sync(lines.readline)
-            number += 1
-            if not text or not text.strip():
-                slots.release()
-                if not text:
-                    break
-                continue
-            item = _Item(index, number, text, base)
-            tg.start_soon(_run_line, pipeline, item, request, sink, tally, slots)
-            index += 1
-    return tally
-
-
-@dataclass(frozen=True)
-class _Item:
-    index: int
-    line: int
-    text: str
-    base: dict[str, Any]
-
-    def data(self) -> dict[str, Any]:
-        from .errors import PipelineInputError
-
-        try:
-            data = json.loads(self.text)
-        except ValueError as exc:
-            raise PipelineInputError(f"line {self.line} is not valid JSON: {exc}") from None
-        if not isinstance(data, dict):
-            kind = type(data).__name__
-            raise PipelineInputError(f"line {self.line}: expected a JSON object, found {kind}")
-        return {**self.base, **data}
-
-
-async def _run_line(
-    pipeline: Pipeline,
-    item: _Item,
-    request: RunRequest,
-    sink: Callable[[Any], None],
-    tally: Tally,
-    slots: Any,
-) -> None:
-    from .errors import PipelineInputError, PipelineRuntimeError
-    from .events import ErrorInfo, RunFailed
-    from .executor import Run, new_run_id
-
-    run_id = new_run_id()
-    try:
-        run = Run(
-            pipeline,
-            item.data(),
-            include_outputs_from=request.include_outputs_from,
-            verbose=request.verbose,
-            run_id=run_id,
-            sink=sink,
-            index=item.index,
-            line=item.line,
-        )
-        await run.execute()
-        tally.ok += 1
-    except PipelineInputError as exc:  # before the run started: no event told it yet
-        failed = RunFailed(
-            run=run_id,
-            t=0.0,
-            component=None,
-            error=ErrorInfo.of(exc),
-            index=item.index,
-            line=item.line,
-        )
-        sink(failed)
-        tally.failed_lines.append(item.line)
-    except PipelineRuntimeError:  # the run's own run_failed event told it
-        tally.failed_lines.append(item.line)
-    finally:
-        slots.release()
 
 
 def event_sink() -> Callable[[Any], None]:
