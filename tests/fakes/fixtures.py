@@ -25,3 +25,7 @@ def fake_openai(fake_openai_session: FakeOpenAIServer) -> Iterator[FakeOpenAISer
     fake_openai_session.control.reset()
     yield fake_openai_session
     fake_openai_session.control.reset()
+
+
+# PostgreSQL with pgvector (tests/fakes/postgres.py), started once per session when a test asks.
+from .postgres import new_pgvector_store, postgres, postgres_session  # noqa: E402, F401
