@@ -256,6 +256,9 @@ def _rows(
         compute=ray.data.ActorPoolStrategy(size=options.actors),
         num_cpus=options.num_cpus,
         num_gpus=options.num_gpus or None,
+        # Also per task, not only at ray.init: a Ray that was already running (a notebook, a
+        # test session) would otherwise never see the job's env vars or packages.
+        **({"runtime_env": dict(options.runtime_env)} if options.runtime_env else {}),
         # Ray Data's actor pools default to max_restarts=-1 and max_task_retries=-1: a dead
         # actor is replaced and the batch it held is redone. They are not passed here, as Ray
         # deprecates passing remote args; tests/backends prove the behaviour holds.

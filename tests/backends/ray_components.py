@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ragrun import component
+from ragrun import Document, component
 
 
 @component
@@ -68,3 +68,23 @@ class ColdFeet:
     @component.output_types(x=int)
     def run(self, x: int) -> dict[str, Any]:
         return {"x": x}
+
+
+@component
+class ChunksOf:
+    """`count` small documents for input `x`, with 4-d embeddings: a stand-in for an embedder."""
+
+    def __init__(self, count: int = 5) -> None:
+        self.count = count
+
+    @component.output_types(documents=list[Document])
+    def run(self, x: int) -> dict[str, Any]:
+        documents = [
+            Document(
+                content=f"input {x} chunk {i}",
+                meta={"x": x, "chunk": i},
+                embedding=[float(x), float(i), 1.0, 0.5],
+            )
+            for i in range(self.count)
+        ]
+        return {"documents": documents}
