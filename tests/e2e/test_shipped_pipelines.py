@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer
+from tests.fakes.postgres import PostgresServer
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = {
@@ -126,3 +127,17 @@ def test_reindexing_embeds_only_what_changed(tmp_path: Path) -> None:
     found = search[-1]["outputs"]["documents"]
     cats = [d["content"] for d in found if "Cats" in d["content"]]
     assert len(cats) == 1 and "hunt at dusk" in cats[0]  # the old chunk is gone
+
+
+def test_index_pg_writes_to_postgres_and_reindexes_nothing(
+    tmp_path: Path, postgres: PostgresServer
+) -> None:
+    (tmp_path / "docs").mkdir()
+    for name, text in CORPUS.items():
+        (tmp_path / "docs" / name).write_text(text, encoding="utf-8")
+    env = {**os.environ, "PG_CONN_STR": postgres.uri, "RAGRUN_TABLE": postgres.new_table()}
+    index = str(ROOT / "pipelines" / "index-pg.yaml")
+    first = ragrun(index, env=env, cwd=tmp_path)[-1]["outputs"]
+    again = ragrun(index, env=env, cwd=tmp_path)[-1]["outputs"]
+    assert first == {"documents_written": 3, "skipped": 0, "removed": 0}
+    assert again == {"documents_written": 0, "skipped": 3, "removed": 0}
