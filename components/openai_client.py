@@ -159,9 +159,11 @@ class OpenAIClients:
             import openai
 
             kwargs = self.settings.client_kwargs(self.owner)
-            if self.settings.http_client_kwargs:
-                http = openai.DefaultAsyncHttpxClient(**self.settings.http_client_kwargs)
-                kwargs["http_client"] = http
+            # Always our own HTTP client, never openai's default wrapper: that one's __del__
+            # schedules its own closing on whatever loop is running when it is collected, so a
+            # client left by an earlier (closed) loop would fail inside a later, unrelated run.
+            http = openai.DefaultAsyncHttpxClient(**(self.settings.http_client_kwargs or {}))
+            kwargs["http_client"] = http
             # A client left by an earlier loop is dropped, not closed: its loop is gone.
             self._async, self._async_loop = openai.AsyncOpenAI(**kwargs), loop
         return self._async
