@@ -28,12 +28,17 @@ _FAILED: Any = object()
 
 
 def is_nested_declaration(value: Any) -> bool:
-    """True for a mapping of exactly `type` (a string) and `init_parameters` (a mapping)."""
-    return (
-        isinstance(value, dict)
-        and set(value) == {"type", "init_parameters"}
-        and isinstance(value["type"], str)
-        and isinstance(value["init_parameters"], dict | None)
+    """True for `{type, init_parameters}` (a string and a mapping), or for `{type}` alone when
+    it names a registered component (`{type: InMemoryDocumentStore}`): a bare `{type: ...}` that
+    names nothing registered stays plain data, such as OpenAI's `{type: json_object}`."""
+    if not isinstance(value, dict) or not isinstance(value.get("type"), str):
+        return False
+    if set(value) == {"type"}:
+        from .registry import builtin_names
+
+        return value["type"] in builtin_names()
+    return set(value) == {"type", "init_parameters"} and isinstance(
+        value["init_parameters"], dict | None
     )
 
 
@@ -64,7 +69,7 @@ class Constructor:
         cls = self._resolve(path, declaration["type"])
         if cls is None:
             return _FAILED
-        params = declaration["init_parameters"] or {}
+        params = declaration.get("init_parameters") or {}
         key = (cls, json.dumps(params, sort_keys=True, default=repr))
         if key not in self._shared:
             self._shared[key] = self._build(path, cls, params)

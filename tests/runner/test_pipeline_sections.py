@@ -54,3 +54,31 @@ def test_ray_settings_load_and_dump_back() -> None:
 def test_unknown_ray_settings_are_located() -> None:
     with pytest.raises(PipelineValidationError, match=r"p\.yaml:9:7: ray"):
         Pipeline.loads(YAML + "ray: {actros: 4}\n", source="p.yaml")
+
+
+def test_a_nested_store_may_leave_out_init_parameters() -> None:
+    p = Pipeline.loads(
+        """
+components:
+  writer:
+    type: DocumentWriter
+    init_parameters: {document_store: {type: InMemoryDocumentStore}}
+"""
+    )
+    store = p.get_component("writer").document_store
+    assert type(store).__name__ == "InMemoryDocumentStore"
+
+
+def test_a_bare_type_mapping_that_names_no_component_stays_data() -> None:
+    p = Pipeline.loads(
+        """
+components:
+  llm:
+    type: OpenAIChatGenerator
+    init_parameters:
+      api_key: {type: env_var, env_vars: [NOT_SET_ANYWHERE], strict: false}
+      generation_kwargs: {response_format: {type: json_object}}
+"""
+    )
+    kwargs = p.get_component("llm").generation_kwargs
+    assert kwargs == {"response_format": {"type": "json_object"}}
