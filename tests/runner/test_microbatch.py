@@ -219,3 +219,30 @@ async def test_component_resources_route_calls_through_the_batcher() -> None:
         clock.advance(0.01)
     assert sorted(instance.batch_sizes) == [4, 8, 8]
     assert results == {x: {"y": 2 * x} for x in range(20)}
+
+
+@pytest.mark.anyio
+async def test_a_batch_stays_open_while_an_earlier_batch_call_runs() -> None:
+    release, sizes = anyio.Event(), []
+
+    async def call_batch(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        sizes.append(len(calls))
+        if len(sizes) == 1:
+            await release.wait()  # the first batch call is busy (a model encoding)
+        return [{"y": c["x"]} for c in calls]
+
+    batcher = MicroBatcher(MicroBatch(max_batch_size=64, max_wait_ms=0), call_batch, component="e")
+    results: dict[int, Any] = {}
+
+    async def one(x: int) -> None:
+        results[x] = await batcher.submit({"x": x})
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(one, 0)
+        await anyio.wait_all_tasks_blocked()  # the first batch call is running
+        for x in range(1, 6):  # one at a time: each arrives after the last one's window passed
+            tg.start_soon(one, x)
+            await anyio.wait_all_tasks_blocked()
+        release.set()
+    assert sizes == [1, 5]
+    assert results == {x: {"y": x} for x in range(6)}
