@@ -6,20 +6,16 @@ Same names, init parameters and sockets as Haystack's. Both return new Document 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from ragrun import Document, component
-from ragrun.suggest import did_you_mean
 
-from ..document_stores.filters import parse_filters
 from ..document_stores.in_memory import InMemoryDocumentStore
-
-FilterPolicyName = Literal["replace", "merge"]
-_FILTER_POLICIES = ("replace", "merge")
+from .base import FilterPolicyName, Retriever
 
 
-class _InMemoryRetriever:
-    """The init checks and filter policy both retrievers share."""
+class _InMemoryRetriever(Retriever):
+    """The init checks and filter policy both retrievers share, plus `scale_score`."""
 
     def __init__(
         self,
@@ -29,44 +25,8 @@ class _InMemoryRetriever:
         scale_score: bool,
         filter_policy: Any,
     ) -> None:
-        name = type(self).__name__
-        if not isinstance(document_store, InMemoryDocumentStore):
-            raise TypeError(
-                f"{name}'s document_store must be an InMemoryDocumentStore, "
-                f"not {type(document_store).__name__}"
-            )
-        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k <= 0:
-            raise ValueError(f"{name}'s top_k must be an integer greater than 0, not {top_k!r}")
-        parse_filters(filters)  # a malformed filter is reported when the pipeline is built
-        self.document_store = document_store
-        self.filters = filters
-        self.top_k = top_k
+        super().__init__(document_store, filters, top_k, filter_policy, InMemoryDocumentStore)
         self.scale_score = scale_score
-        self.filter_policy = _filter_policy(filter_policy)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(document_store={self.document_store!r}, top_k={self.top_k})"
-
-    def _filters(self, runtime: dict[str, Any] | None) -> dict[str, Any] | None:
-        """Run-time filters replace the init ones, or with `merge` must hold as well (AND)."""
-        if not runtime:
-            return self.filters
-        if self.filter_policy == "merge" and self.filters:
-            return {"operator": "AND", "conditions": [self.filters, runtime]}
-        return runtime
-
-    def _top_k(self, top_k: int | None) -> int:
-        return self.top_k if top_k is None else top_k
-
-
-def _filter_policy(value: Any) -> str:
-    raw = str(getattr(value, "value", value)).lower()
-    if raw not in _FILTER_POLICIES:
-        raise ValueError(
-            f"filter_policy must be 'replace' or 'merge', not {value!r}."
-            + did_you_mean(raw, _FILTER_POLICIES)
-        )
-    return raw
 
 
 @component

@@ -7,20 +7,16 @@ runs in a worker thread (the store's sync pool). Documents come back best first 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from ragrun import Document, component
-from ragrun.suggest import did_you_mean
 
-from ..document_stores.filters import parse_filters
 from ..document_stores.pgvector import PgvectorDocumentStore, VectorFunction
 from ..document_stores.pgvector_settings import VECTOR_FUNCTIONS, choice
-
-FilterPolicyName = Literal["replace", "merge"]
-_FILTER_POLICIES = ("replace", "merge")
+from .base import FilterPolicyName, Retriever
 
 
-class _PgvectorRetriever:
+class _PgvectorRetriever(Retriever):
     """The init checks and the filter policy both retrievers share."""
 
     def __init__(
@@ -30,39 +26,7 @@ class _PgvectorRetriever:
         top_k: int,
         filter_policy: Any,
     ) -> None:
-        name = type(self).__name__
-        if not isinstance(document_store, PgvectorDocumentStore):
-            raise TypeError(
-                f"{name}'s document_store must be a PgvectorDocumentStore, "
-                f"not {type(document_store).__name__}"
-            )
-        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k <= 0:
-            raise ValueError(f"{name}'s top_k must be an integer greater than 0, not {top_k!r}")
-        parse_filters(filters)  # a malformed filter is reported when the pipeline is built
-        self.document_store = document_store
-        self.filters = filters
-        self.top_k = top_k
-        raw = str(getattr(filter_policy, "value", filter_policy)).lower()
-        if raw not in _FILTER_POLICIES:
-            raise ValueError(
-                f"filter_policy must be 'replace' or 'merge', not {filter_policy!r}."
-                + did_you_mean(raw, _FILTER_POLICIES)
-            )
-        self.filter_policy = raw
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(document_store={self.document_store!r}, top_k={self.top_k})"
-
-    def _filters(self, runtime: dict[str, Any] | None) -> dict[str, Any] | None:
-        """Run-time filters replace the init ones, or with `merge` must hold as well (AND)."""
-        if not runtime:
-            return self.filters
-        if self.filter_policy == "merge" and self.filters:
-            return {"operator": "AND", "conditions": [self.filters, runtime]}
-        return runtime
-
-    def _top_k(self, top_k: int | None) -> int:
-        return self.top_k if top_k is None else top_k
+        super().__init__(document_store, filters, top_k, filter_policy, PgvectorDocumentStore)
 
 
 @component
