@@ -181,3 +181,42 @@ class OpenAIClients:
         self._async = self._async_loop = None
         if client is not None and loop is _loop_key():
             await client.close()
+
+
+class OpenAIConnected:
+    """What every OpenAI component holds: its connection settings and its clients.
+
+    The embedders and the chat generator call `_connect` from `__init__` with the connection
+    parameters Haystack gives them all, so those are stored (for `dumps`) and turned into
+    clients in one place.
+    """
+
+    api_key: Secret
+    model: str
+    api_base_url: str | None
+
+    def _connect(
+        self,
+        api_key: Secret,
+        api_base_url: str | None,
+        organization: str | None,
+        timeout: float | None,
+        max_retries: int | None,
+        http_client_kwargs: dict[str, Any] | None,
+    ) -> None:
+        self.api_key = api_key
+        self.api_base_url = api_base_url
+        self.organization = organization
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.http_client_kwargs = http_client_kwargs
+        settings = ClientSettings(
+            api_key, api_base_url, organization, timeout, max_retries, http_client_kwargs
+        )
+        self._clients = OpenAIClients(settings, type(self).__name__)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(model={self.model!r}, api_key={self.api_key!r}, "
+            f"api_base_url={self.api_base_url!r})"
+        )

@@ -14,12 +14,12 @@ from typing import Any
 
 from ragrun import Document, Secret, component
 
-from ..openai_client import ClientSettings, OpenAIClients
+from ..openai_client import OpenAIConnected
 
 logger = logging.getLogger(__name__)
 
 
-class _OpenAIEmbedder:
+class _OpenAIEmbedder(OpenAIConnected):
     """The client settings and request shape both embedders share."""
 
     def __init__(
@@ -35,26 +35,11 @@ class _OpenAIEmbedder:
         max_retries: int | None,
         http_client_kwargs: dict[str, Any] | None,
     ) -> None:
-        self.api_key = api_key
         self.model = model
         self.dimensions = dimensions
-        self.api_base_url = api_base_url
-        self.organization = organization
         self.prefix = prefix
         self.suffix = suffix
-        self.timeout = timeout
-        self.max_retries = max_retries
-        self.http_client_kwargs = http_client_kwargs
-        settings = ClientSettings(
-            api_key, api_base_url, organization, timeout, max_retries, http_client_kwargs
-        )
-        self._clients = OpenAIClients(settings, type(self).__name__)
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(model={self.model!r}, api_key={self.api_key!r}, "
-            f"api_base_url={self.api_base_url!r})"
-        )
+        self._connect(api_key, api_base_url, organization, timeout, max_retries, http_client_kwargs)
 
     def warm_up(self) -> None:
         """Check the key and build the sync client (raises MissingAPIKeyError without a key)."""

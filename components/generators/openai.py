@@ -12,7 +12,7 @@ from typing import Any
 from ragrun import ChatMessage, Secret, StreamingChunk, component
 from ragrun.streaming import emit_chunk
 
-from ..openai_client import ClientSettings, OpenAIClients
+from ..openai_client import OpenAIConnected
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ StreamingCallback = Callable[[StreamingChunk], Any]
 
 
 @component
-class OpenAIChatGenerator:
+class OpenAIChatGenerator(OpenAIConnected):
     """Answer a conversation with a chat model through the Chat Completions API.
 
     Same name, init parameters and sockets as Haystack's OpenAIChatGenerator (tools aside).
@@ -81,26 +81,11 @@ class OpenAIChatGenerator:
                 "OpenAIChatGenerator: tools are not supported yet; remove 'tools' "
                 "(tool definitions in generation_kwargs are sent, but tool calls are not parsed)"
             )
-        self.api_key = api_key
         self.model = model
         self.streaming_callback = streaming_callback
-        self.api_base_url = api_base_url
-        self.organization = organization
         self.generation_kwargs = dict(generation_kwargs or {})
-        self.timeout = timeout
-        self.max_retries = max_retries
         self.tools_strict = tools_strict
-        self.http_client_kwargs = http_client_kwargs
-        settings = ClientSettings(
-            api_key, api_base_url, organization, timeout, max_retries, http_client_kwargs
-        )
-        self._clients = OpenAIClients(settings, type(self).__name__)
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(model={self.model!r}, api_key={self.api_key!r}, "
-            f"api_base_url={self.api_base_url!r})"
-        )
+        self._connect(api_key, api_base_url, organization, timeout, max_retries, http_client_kwargs)
 
     def warm_up(self) -> None:
         """Check the key and build the sync client (raises MissingAPIKeyError without a key)."""
