@@ -32,7 +32,8 @@ def looks_like_iso_date(value: Any) -> bool:
     )
 
 
-def _as_datetime(value: Any) -> datetime | None:
+def as_datetime(value: Any) -> datetime | None:
+    """`value` as a datetime when it is one or an ISO 8601 string, else None."""
     if isinstance(value, datetime):
         return value
     if not looks_like_iso_date(value):
@@ -56,7 +57,7 @@ def equal(value: Any, filter_value: Any, strict: bool) -> bool:
     """`==`: Python equality, or both sides the same point in time."""
     if value == filter_value:
         return True
-    first, second = _as_datetime(value), _as_datetime(filter_value)
+    first, second = as_datetime(value), as_datetime(filter_value)
     if first is None or second is None:
         return False
     if strict and (first.tzinfo is None) != (second.tzinfo is None):

@@ -23,7 +23,7 @@ from typing import Any
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from .comparisons import looks_like_iso_date
+from .comparisons import as_datetime
 from .errors import FilterError
 from .filters import Comparison, Condition, Logical
 
@@ -99,17 +99,6 @@ def _comparison(comparison: Comparison, params: Parameters) -> sql.Composable:
     return _ordered(field, operator, value, params)
 
 
-def _as_date(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    if not looks_like_iso_date(value):
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return None
-
-
 def _json_value(value: Any) -> Jsonb:
     return Jsonb(value.isoformat() if isinstance(value, datetime) else value)
 
@@ -121,7 +110,7 @@ def _is_null(field: _Field) -> sql.Composable:
 def _equal(field: _Field, value: Any, params: Parameters) -> sql.Composable:
     if value is None:
         return _is_null(field)
-    date = _as_date(value)
+    date = as_datetime(value)
     if field.column is not None and isinstance(value, str) and date is None:
         # Compare the text column itself, so the primary key index serves `id` filters.
         return sql.SQL("COALESCE({} = {}, FALSE)").format(field.column, params.add(value))
@@ -132,8 +121,8 @@ def _equal(field: _Field, value: Any, params: Parameters) -> sql.Composable:
 
 
 def _in(field: _Field, values: list[Any], params: Parameters) -> sql.Composable:
-    plain = [v for v in values if v is not None and _as_date(v) is None]
-    parts = [_equal(field, v, params) for v in values if v is None or _as_date(v) is not None]
+    plain = [v for v in values if v is not None and as_datetime(v) is None]
+    parts = [_equal(field, v, params) for v in values if v is None or as_datetime(v) is not None]
     if plain and field.column is not None and all(isinstance(v, str) for v in plain):
         parts.append(
             sql.SQL("COALESCE({} = ANY({}::text[]), FALSE)").format(field.column, params.add(plain))
@@ -150,7 +139,7 @@ def _in(field: _Field, values: list[Any], params: Parameters) -> sql.Composable:
 def _ordered(field: _Field, operator: str, value: Any, params: Parameters) -> sql.Composable:
     if value is None:
         return FALSE  # None is never ordered, as in the in-memory store
-    date = _as_date(value)
+    date = as_datetime(value)
     if date is not None:
         return _date_compare(field, operator, date, params)
     if isinstance(value, str):
