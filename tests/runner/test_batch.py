@@ -13,6 +13,7 @@ import pytest
 from ragrun import Pipeline, PipelineInputError, PipelineRuntimeError, component
 from ragrun.batch import BatchItem, BatchResult
 from ragrun.reorder import in_order
+from tests.runner.overlap import CountsInFlight, Tally
 
 pytestmark = pytest.mark.anyio
 
@@ -251,27 +252,12 @@ async def test_reading_waits_while_the_runs_in_flight_are_enough(ordered: bool, 
 
 
 async def test_concurrency_bounds_the_runs_in_flight() -> None:
-    in_flight = peak = 0
-
-    @component
-    class Counted:
-        @component.output_types(out=int)
-        def run(self, value: int) -> dict[str, Any]:
-            raise AssertionError("the async twin must be used")
-
-        @component.output_types(out=int)
-        async def run_async(self, value: int) -> dict[str, Any]:
-            nonlocal in_flight, peak
-            in_flight += 1
-            peak = max(peak, in_flight)
-            for _ in range(5):
-                await anyio.lowlevel.checkpoint()
-            in_flight -= 1
-            return {"out": value}
-
-    results = await collect(one(Counted()), ({"value": i} for i in range(20)), concurrency=3)
+    tally = Tally()
+    results = await collect(
+        one(CountsInFlight(tally)), ({"value": i} for i in range(20)), concurrency=3
+    )
     assert sorted(r.index for r in results) == list(range(20))
-    assert peak == 3
+    assert tally.peak == 3
 
 
 # -- order ----------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from ragrun import (
 )
 from ragrun.graph import Graph
 from ragrun.streaming import emit_chunk
+from tests.runner.overlap import CountsInFlight, Tally
 
 pytestmark = pytest.mark.anyio
 
@@ -176,28 +177,11 @@ async def test_independent_branches_overlap() -> None:
 
 
 async def test_max_concurrency_bounds_the_components_in_flight() -> None:
-    in_flight = peak = 0
-
-    @component
-    class Counted:
-        @component.output_types(out=int)
-        def run(self, value: int) -> dict[str, Any]:
-            raise AssertionError("the async twin must be used")
-
-        @component.output_types(out=int)
-        async def run_async(self, value: int) -> dict[str, Any]:
-            nonlocal in_flight, peak
-            in_flight += 1
-            peak = max(peak, in_flight)
-            for _ in range(5):
-                await anyio.lowlevel.checkpoint()
-            in_flight -= 1
-            return {"out": value}
-
-    p = parallel(*((f"c{i}", Counted()) for i in range(4)))
+    tally = Tally()
+    p = parallel(*((f"c{i}", CountsInFlight(tally)) for i in range(4)))
     p.max_concurrency = 2
     await p.run_async({"value": 1})
-    assert peak == 2
+    assert tally.peak == 2
 
 
 async def test_values_travel_by_reference() -> None:
