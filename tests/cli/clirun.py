@@ -14,6 +14,19 @@ ROOT = Path(__file__).resolve().parents[2]
 
 SAMPLES = "tests.cli.sample_components"
 
+# Two components joined by one connection: the pipeline most CLI tests run or validate.
+CHAIN = f"""
+metadata: {{name: chain}}
+components:
+  upper:
+    type: {SAMPLES}.Upper
+  prompt:
+    type: PromptBuilder
+    init_parameters: {{template: "Q: {{{{ question }}}} / {{{{ text }}}}"}}
+connections:
+  - {{sender: upper.text, receiver: prompt.text}}
+"""
+
 
 def child_env(**extra: str) -> dict[str, str]:
     """The environment of a child ragrun: the project root importable, no colour, no debug."""

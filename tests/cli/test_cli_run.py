@@ -12,19 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.clirun import SAMPLES, child_env, events, ragrun, write
-
-CHAIN = f"""
-metadata: {{name: chain}}
-components:
-  upper:
-    type: {SAMPLES}.Upper
-  prompt:
-    type: PromptBuilder
-    init_parameters: {{template: "Q: {{{{ question }}}} / {{{{ text }}}}"}}
-connections:
-  - {{sender: upper.text, receiver: prompt.text}}
-"""
+from tests.cli.clirun import CHAIN, SAMPLES, child_env, events, ragrun, write
 
 ADD = f"""
 components:

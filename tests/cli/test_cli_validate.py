@@ -8,21 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.cli.clirun import SAMPLES, child_env, ragrun, write
+from tests.cli.clirun import CHAIN, SAMPLES, child_env, ragrun, write
 
 HEAVY = ("torch", "sentence_transformers", "openai", "ray", "transformers")
 
-CHAIN = f"""
-metadata: {{name: chain}}
-components:
-  upper:
-    type: {SAMPLES}.Upper
-  prompt:
-    type: PromptBuilder
-    init_parameters: {{template: "Q: {{{{ question }}}} / {{{{ text }}}}"}}
-connections:
-  - {{sender: upper.text, receiver: prompt.text}}
-"""
 
 LLM = """
 inputs:
