@@ -113,10 +113,10 @@ class ChatPromptBuilder:
             return message
         if message.text is None:
             raise ValueError(f"ChatPromptBuilder: the {message.role.value} message has no text")
-        return replace(message, text=self._env.from_string(message.text).render(values))
+        return replace(message, text=self._env.compiled(message.text).render(values))
 
     def _render_string(self, template: str, values: dict[str, Any]) -> list[ChatMessage]:
-        rendered = self._env.from_string(template).render(values)
+        rendered = self._env.compiled(template).render(values)
         if not uses_message_tags(template):
             return [ChatMessage.from_user(rendered)]
         tags = self._env.extensions[MessageTags.identifier]

@@ -87,5 +87,5 @@ class PromptBuilder:
         """
         values = {**kwargs, **(template_variables or {})}
         check_required("PromptBuilder", self.variables, self.required_variables, set(values))
-        compiled = self._compiled if template is None else self._env.from_string(template)
+        compiled = self._compiled if template is None else self._env.compiled(template)
         return {"prompt": compiled.render(values)}

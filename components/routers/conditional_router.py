@@ -192,7 +192,7 @@ class ConditionalRouter:
     def _render(self, route: _Route, template: str, values: dict[str, Any], *, native: bool) -> Any:
         env = self._native if native else self._text
         try:
-            result = env.from_string(template).render(**values)
+            result = env.compiled(template).render(**values)
         except SecurityError as exc:
             raise RouteConditionError(
                 f"ConditionalRouter route {route.index}: {template!r} is not allowed in the "
