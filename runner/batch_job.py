@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import click
 
 from .batch import ENDINGS, keeps
+from .closing import closing_after
 from .inputs_file import InputLines, LineSet, count_items
 from .progress import Heartbeat, Progress, Tally, summary
 from .terminal import color_choice
@@ -180,7 +181,7 @@ async def _run_local(job: BatchJob, lines: InputLines, report: Report) -> None:
         max_failures=job.max_failures,
         base_inputs=job.base,
     )
-    async with aclosing(results):
+    async with closing_after(job.pipeline), aclosing(results):
         async for _ in results:
             pass  # the report counts the events; results carry nothing more for the CLI
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from .closing import closing_after
 from .terminal import color_choice, error
 
 if TYPE_CHECKING:
@@ -76,7 +77,7 @@ async def _stream_run(
     events = pipeline.stream(
         data, include_outputs_from=request.include_outputs_from, verbose=request.verbose
     )
-    async with aclosing(events):  # type: ignore[type-var]
+    async with closing_after(pipeline), aclosing(events):  # type: ignore[type-var]
         async for event in events:
             sink(event)
             failed = failed or event.event == "run_failed"

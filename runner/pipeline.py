@@ -240,16 +240,28 @@ class Pipeline:
         return run_batch(self, items, **options)
 
     def close(self) -> None:
-        """Release what runs share: worker process pools, limiters. The pipeline can run again."""
+        """Release what runs share (process pools, limiters) and call each component's `close()`.
+
+        The pipeline can run again: components build their clients anew on next use.
+        """
+        from .closing import close_components
         from .resources import close_resources
 
-        close_resources(self)
+        try:
+            close_components(self)
+        finally:
+            close_resources(self)
 
     async def aclose(self) -> None:
-        """`close` off the event loop (stopping worker processes can take a moment)."""
+        """Await each component's `aclose()` on this loop, then `close` in a worker thread."""
         import anyio.to_thread
 
-        await anyio.to_thread.run_sync(self.close)
+        from .closing import aclose_components
+
+        try:
+            await aclose_components(self)
+        finally:
+            await anyio.to_thread.run_sync(self.close)
 
     def __enter__(self) -> Pipeline:
         return self
