@@ -47,7 +47,7 @@ class _OpenAIEmbedder(OpenAIConnected):
 
     async def warm_up_async(self) -> None:
         """Check the key and build the async client on the running event loop."""
-        self._clients.for_current_loop()
+        await self._clients.for_current_loop()
 
     def close(self) -> None:
         """Release the sync client's connections."""
@@ -68,7 +68,7 @@ class _OpenAIEmbedder(OpenAIConnected):
         return _vectors(response, len(texts)), _meta(response)
 
     async def _embed_async(self, texts: list[str]) -> tuple[list[list[float]], dict[str, Any]]:
-        client = self._clients.for_current_loop()
+        client = await self._clients.for_current_loop()
         response = await client.embeddings.create(**self._params(texts))
         return _vectors(response, len(texts)), _meta(response)
 

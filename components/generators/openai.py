@@ -95,7 +95,7 @@ class OpenAIChatGenerator(OpenAIConnected):
     async def warm_up_async(self) -> None:
         """Check the key and build the async client on the running event loop."""
         self._init_callback()
-        self._clients.for_current_loop()
+        await self._clients.for_current_loop()
 
     def close(self) -> None:
         """Release the sync client's connections."""
@@ -153,7 +153,7 @@ class OpenAIChatGenerator(OpenAIConnected):
         request = self._request(messages, callback, generation_kwargs)
         if not request.kwargs["messages"]:
             return {"replies": []}
-        client = self._clients.for_current_loop()
+        client = await self._clients.for_current_loop()
         response = await client.chat.completions.create(**request.kwargs)
         if not request.stream:
             return {"replies": _replies(response)}
