@@ -10,7 +10,9 @@ round, best round kept:
 
 - server alone: 100 keep-alive sockets sending raw HTTP/1.1 requests (no client library): what
   the server itself can do;
-- floor: the raw `openai.AsyncOpenAI` client, 1000 calls under a semaphore of 100, no pipeline;
+- floor: the raw `openai.AsyncOpenAI` client, 1000 calls under a semaphore of 100, no pipeline,
+  on openai's default httpx transport and on its aiohttp transport (which ragrun's
+  OpenAIChatGenerator uses when aiohttp is installed, as the `openai` extra does);
 - ragrun `run_batch`: ChatPromptBuilder → OpenAIChatGenerator (non-streaming) loaded from YAML,
   `Pipeline.run_batch(items, concurrency=100)`;
 - ragrun CLI: the same YAML, `python -m ragrun FILE --inputs LINES --concurrency 100`, events to
@@ -67,11 +69,12 @@ def questions(count: int) -> list[dict[str, str]]:
     return [{"question": f"question {i}?"} for i in range(count)]
 
 
-async def floor(base_url: str, items: list[dict], limit: int) -> float:
+async def floor(base_url: str, items: list[dict], limit: int, *, aiohttp: bool = False) -> float:
     """The raw openai client: no pipeline at all."""
-    from openai import AsyncOpenAI
+    from openai import AsyncOpenAI, DefaultAioHttpClient
 
-    client = AsyncOpenAI(base_url=base_url, api_key="test-key")
+    http = DefaultAioHttpClient() if aiohttp else None
+    client = AsyncOpenAI(base_url=base_url, api_key="test-key", http_client=http)
     slots = asyncio.Semaphore(limit)
 
     async def one(item: dict) -> None:
@@ -187,7 +190,9 @@ async def measure(args: argparse.Namespace, base_url: str, folder: Path) -> dict
         server = await server_alone(base_url, args.runs, args.concurrency)
         keep("server alone: raw HTTP/1.1 on 100 keep-alive sockets", server)
         client = await floor(base_url, items, args.concurrency)
-        keep("client floor: raw `openai.AsyncOpenAI`, semaphore", client)
+        keep("client floor: raw `openai.AsyncOpenAI` (httpx), semaphore", client)
+        client = await floor(base_url, items, args.concurrency, aiohttp=True)
+        keep("client floor: raw `openai.AsyncOpenAI` on aiohttp, semaphore", client)
         keep("ragrun `Pipeline.run_batch`", await ragrun_batch(ours, items, args.concurrency))
         batch, whole = ragrun_cli(yaml_path, lines_path, args.concurrency)
         keep("ragrun CLI `--inputs FILE --concurrency 100` (batch)", batch)
