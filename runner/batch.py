@@ -71,6 +71,8 @@ class BatchItem:
     """Its line in an inputs file (counted from 1), stamped on its events."""
     index: int | None = None
     """Its position in the batch; by default the order in which it was read, from 0."""
+    file: str | None = None
+    """The file that held it (one file per item, `--inputs GLOB`), stamped on its events."""
 
 
 @dataclass(frozen=True)
@@ -283,13 +285,14 @@ class _Batch:
                 sink=events,
                 index=index,
                 line=item.line,
+                file=item.file,
             )
             outputs = await run.execute()
             result = BatchResult(index, True, outputs, None, run_id, item.line)
         except Exception as exc:
             result = BatchResult(index, False, None, exc, run_id, item.line)
             if events is not None and not events.ended:  # failed before the run could say so
-                events(_failed(run_id, index, item.line, exc))
+                events(_failed(run_id, index, item, exc))
         if not result.ok:
             self.failures += 1
             if self.options.max_failures is not None and self.failures >= self.options.max_failures:
@@ -332,9 +335,10 @@ class _Batch:
                 yield result
 
 
-def _failed(run_id: str, index: int, line: int | None, exc: Exception) -> RunFailed:
+def _failed(run_id: str, index: int, item: BatchItem, exc: Exception) -> RunFailed:
     error = ErrorInfo.of(exc)
-    return RunFailed(run=run_id, t=0.0, component=None, error=error, index=index, line=line)
+    where = {"line": item.line, "file": item.file}
+    return RunFailed(run=run_id, t=0.0, component=None, error=error, index=index, **where)
 
 
 class _RunEvents:
@@ -374,7 +378,12 @@ def _data_of(item: BatchItem, index: int, base: Mapping[str, Any]) -> Mapping[st
         PipelineInputError: the item is not a mapping, or its text not a JSON object.
     """
     data = item.data
-    where = f"line {item.line}" if item.line is not None else f"item {index}"
+    if isinstance(data, Exception):  # the item could not even be read (InputFiles)
+        raise data
+    if item.file is not None:
+        where = item.file
+    else:
+        where = f"line {item.line}" if item.line is not None else f"item {index}"
     if isinstance(data, str | bytes | bytearray | memoryview):
         data = _parse(data, where)
         if not isinstance(data, dict):

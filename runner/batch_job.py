@@ -26,6 +26,7 @@ import click
 from .batch import ENDINGS, keeps
 from .closing import closing_after
 from .inputs_file import InputLines, LineSet, count_items
+from .inputs_glob import InputFiles, is_glob, matched_files
 from .progress import Heartbeat, Progress, Tally, summary
 from .terminal import color_choice
 
@@ -49,7 +50,7 @@ class BatchJob:
     """The pipeline's YAML file (the Ray backend loads it again on each actor)."""
     pipeline: Pipeline
     source: str
-    """`--inputs`: a JSON-lines file, or `-` for stdin."""
+    """`--inputs`: a JSON-lines file, `-` for stdin, or a glob of files (one run each)."""
     base: dict[str, Any]
     """`--data` and `-i`, laid under every line's data."""
     overrides: dict[str, Any]
@@ -78,20 +79,31 @@ def check(job: BatchJob) -> None:
         refused = [option for option, given in asked if given]
         if refused:
             raise click.UsageError(f"{', '.join(refused)}: not available with --backend ray")
+    if is_glob(job.source):
+        if job.backend == "ray":
+            raise click.UsageError(
+                "--inputs GLOB: not available with --backend ray; give it the files as lines: "
+                'for f in GLOB; do jq -c . "$f"; done > inputs.jsonl'
+            )
+        if not matched_files(job.source):
+            message = f"no file matches {job.source!r} (a glob: each matched file is one run)"
+            raise click.BadParameter(message, param_hint="--inputs")
+        return
     if job.source != "-" and not os.path.isfile(job.source):
         reason = "no such file" if not os.path.exists(job.source) else "not a file"
         raise click.BadParameter(f"cannot read {job.source}: {reason}", param_hint="--inputs")
 
 
-Backend = Callable[[BatchJob, "Report", "LineSet | None"], None]
-"""Runs every line of a job (minus the skipped ones), handing each event to the report."""
+Backend = Callable[[BatchJob, "Report", Any], None]
+"""Runs every input of a job, handing each event to the report, minus those `--resume` found
+finished: a `LineSet` of line numbers, or with a glob a set of the files' paths (or None)."""
 
 
 def run_job(job: BatchJob) -> int:
     """Run the job; every event goes to the report; exit 1 when any run failed."""
     check(job)
     backend = backend_for(job.backend)
-    skip = _finished(job.output) if job.resume else None
+    skip = _finished(job) if job.resume else None
     report = Report.open(job)
     started = time.perf_counter()
     try:
@@ -110,20 +122,24 @@ def run_job(job: BatchJob) -> int:
     return EXIT_FAILED if report.tally.failed else EXIT_OK
 
 
-def _finished(output: str | None) -> LineSet:
-    from .output_file import finished_lines
+def _finished(job: BatchJob) -> LineSet | set[str]:
+    from .output_file import finished_files, finished_lines
 
+    output = job.output
     assert output is not None
     try:
-        return finished_lines(output)
+        return finished_files(output) if is_glob(job.source) else finished_lines(output)
     except OSError as exc:
         message = f"cannot read {output}: {exc.strerror}"
         raise click.BadParameter(message, param_hint="--output") from None
 
 
-def _count_in_background(job: BatchJob, progress: Progress, skip: LineSet | None) -> None:
+def _count_in_background(job: BatchJob, progress: Progress, skip: Any) -> None:
     """Count a file's runs in a thread, so the bar gets its total (and ETA) without a wait."""
     if job.source == "-":
+        return
+    if is_glob(job.source):
+        progress.set_total(sum(1 for f in matched_files(job.source) if f not in (skip or ())))
         return
 
     def count() -> None:
@@ -155,10 +171,17 @@ def backend_for(name: str) -> Backend:
     raise click.UsageError(f"--backend {name}: unknown backend")
 
 
-def local_backend(job: BatchJob, report: Report, skip: LineSet | None) -> None:
-    """Run the lines on this process's event loop with `batch.run_batch`."""
+def local_backend(job: BatchJob, report: Report, skip: Any) -> None:
+    """Run the lines (or files) on this process's event loop with `batch.run_batch`."""
     import anyio
 
+    if is_glob(job.source):
+        files = InputFiles(matched_files(job.source), skip or ())
+        try:
+            anyio.run(_run_local, job, files, report)
+        finally:
+            report.tally.skipped = files.skipped
+        return
     with _opened(job.source) as stream:
         lines = InputLines(stream, skip)
         try:
@@ -167,7 +190,7 @@ def local_backend(job: BatchJob, report: Report, skip: LineSet | None) -> None:
             report.tally.skipped = lines.skipped
 
 
-async def _run_local(job: BatchJob, lines: InputLines, report: Report) -> None:
+async def _run_local(job: BatchJob, lines: InputLines | InputFiles, report: Report) -> None:
     from .batch import run_batch
 
     results = run_batch(

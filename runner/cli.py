@@ -209,8 +209,9 @@ def batch_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--inputs",
             "inputs_file",
-            metavar="FILE.jsonl|-",
-            help="Batch mode: one run per JSON line of FILE ('-' reads stdin).",
+            metavar="FILE.jsonl|-|GLOB",
+            help="Batch mode: one run per JSON line of FILE ('-' reads stdin), or per file "
+            "matched by a quoted GLOB (each a JSON object).",
         ),
         click.option("--ordered", is_flag=True, help="Batch: emit results in input order."),
         click.option(

@@ -51,7 +51,10 @@ class _Event(BaseModel):
     index: int | None = None
     """Batch runs: the position of the run's item in the batch, counted from 0."""
     line: int | None = None
-    """Batch runs from a JSON-lines file: the item's line number, counted from 1."""
+    """Batch runs from a JSON-lines file: the item's line number, counted from 1. With
+    `--inputs GLOB`, the item's position among the matched files, counted from 1."""
+    file: str | None = None
+    """Batch runs from `--inputs GLOB`: the file that held the run's inputs."""
 
 
 class RunStarted(_Event):
@@ -188,6 +191,7 @@ class Emitter:
         sink: called with each event, on the event loop's thread; None to drop events.
         index: the batch position of the run's item, if any.
         line: the item's line in its inputs file, if any.
+        file: the file that held the item, with `--inputs GLOB`.
     """
 
     def __init__(
@@ -197,10 +201,12 @@ class Emitter:
         *,
         index: int | None = None,
         line: int | None = None,
+        file: str | None = None,
     ) -> None:
         self.run_id = run_id
         self.index = index
         self.line = line
+        self.file = file
         self._sink = sink
         self._t0 = time.perf_counter()
 
@@ -222,6 +228,8 @@ class Emitter:
             stamp["index"] = self.index
         if self.line is not None:
             stamp["line"] = self.line
+        if self.file is not None:
+            stamp["file"] = self.file
         self._sink(kind(**stamp, **fields))
 
 

@@ -150,6 +150,7 @@ class Run:
         sink: receives each event; None when nobody listens (events are not even built).
         index: batch position of this run's item, stamped on its events.
         line: line of this run's item in its inputs file, stamped on its events.
+        file: the file that held this run's item (`--inputs GLOB`), stamped on its events.
 
     Raises:
         PipelineInputError: bad `data` or `include_outputs_from` (before anything runs).
@@ -166,6 +167,7 @@ class Run:
         sink: Callable[[Any], None] | None = None,
         index: int | None = None,
         line: int | None = None,
+        file: str | None = None,
     ) -> None:
         self.pipeline = p
         self.graph = p.graph()
@@ -173,7 +175,7 @@ class Run:
         self.include = _checked_include(p, include_outputs_from)
         self.state = RunState(self.graph, route_inputs(p, data))
         self.verbose = verbose
-        self.emit = Emitter(run_id or new_run_id(), sink, index=index, line=line)
+        self.emit = Emitter(run_id or new_run_id(), sink, index=index, line=line, file=file)
         self.run_id = self.emit.run_id
         self._public = _public_by_component(p)
         self._collected: dict[str, dict[str, Any]] = {}

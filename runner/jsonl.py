@@ -36,7 +36,7 @@ _OPTIONS = (
 _REPR_LIMIT = 200
 
 # Fields an event leaves out when they are None, rather than writing `null`.
-_OMIT_WHEN_NONE = frozenset({"index", "line", "inputs", "meta"})
+_OMIT_WHEN_NONE = frozenset({"index", "line", "file", "inputs", "meta"})
 
 
 def dumps(obj: Any) -> bytes:

@@ -50,6 +50,28 @@ def finished_lines(path: str) -> LineSet:
     return done
 
 
+def finished_files(path: str) -> set[str]:
+    """The `file` of every `run_finished` event in the file at `path` (`--inputs GLOB` jobs)."""
+    done: set[str] = set()
+    try:
+        file = open(path, "rb")
+    except FileNotFoundError:
+        return done
+    with file:
+        for raw in file:
+            if not raw.endswith(b"\n") or _FINISHED not in raw:
+                continue
+            try:
+                event = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(event, dict) and event.get("event") == "run_finished":
+                found = event.get("file")
+                if isinstance(found, str):
+                    done.add(found)
+    return done
+
+
 def _line_of(raw: bytes) -> int | None:
     match = _FAST.match(raw)
     if match is not None:

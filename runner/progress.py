@@ -39,6 +39,8 @@ class Tally:
     """Inputs not run because `--resume` found them finished."""
     failed_lines: list[int] = field(default_factory=list)
     """The first failed lines (a few, for the summary)."""
+    failed_files: list[str] = field(default_factory=list)
+    """With `--inputs GLOB`: the first failed files instead."""
 
     @property
     def done(self) -> int:
@@ -52,7 +54,11 @@ class Tally:
             self.ok += 1
         elif kind == "run_failed":
             self.failed += 1
-            if len(self.failed_lines) < _FAILED_LINES_KEPT and event.line is not None:
+            file = getattr(event, "file", None)
+            if file is not None:
+                if len(self.failed_files) < _FAILED_LINES_KEPT:
+                    self.failed_files.append(file)
+            elif len(self.failed_lines) < _FAILED_LINES_KEPT and event.line is not None:
                 self.failed_lines.append(event.line)
         elif kind == "component_failed" and event.will_retry:
             self.retried += 1
@@ -230,7 +236,11 @@ def summary(tally: Tally, source: str, seconds: float, *, output: str | None = N
     """The last line of a batch: how many runs, how they ended, how long, how fast."""
     runs = tally.done
     failed = ""
-    if tally.failed_lines:
+    if tally.failed_files:
+        shown = ", ".join(sorted(tally.failed_files))
+        more = ", ..." if tally.failed > len(tally.failed_files) else ""
+        failed = f" ({shown}{more})"
+    elif tally.failed_lines:
         shown = ", ".join(map(str, sorted(tally.failed_lines)))
         more = ", ..." if tally.failed > len(tally.failed_lines) else ""
         failed = f" (line{'s' if tally.failed > 1 else ''} {shown}{more})"

@@ -106,7 +106,10 @@ class TerminalView:
 def describe_failure(event: Any) -> str:
     """One line for a `run_failed` event: where and why the run failed."""
     where = f" in component '{event.component}'" if event.component else ""
-    line = f" (line {event.line})" if getattr(event, "line", None) else ""
+    if getattr(event, "file", None):
+        line = f" ({event.file})"
+    else:
+        line = f" (line {event.line})" if getattr(event, "line", None) else ""
     return f"run {event.run}{line} failed{where}: {_error_text(event.error)}"
 
 
