@@ -104,6 +104,12 @@ def sockets_of(instance: Any) -> Sockets:
     )
 
 
+def runs_on_loop(instance: Any) -> bool:
+    """True when the component's class declares `ragrun_on_loop = True`: its sync `run` takes
+    microseconds (a prompt builder, a joiner), less than a hop to a worker thread and back."""
+    return getattr(type(instance), "ragrun_on_loop", False) is True
+
+
 def has_run_async(instance: Any) -> bool:
     """True when the component offers a coroutine `run_async` to await on the event loop."""
     return inspect.iscoroutinefunction(getattr(instance, "run_async", None))

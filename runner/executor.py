@@ -45,7 +45,15 @@ from .events import (
     RunStarted,
 )
 from .inputs import route_inputs
-from .invoke import CallContext, call, in_thread, plain_sync_components, resources_for, run_plain
+from .invoke import (
+    CallContext,
+    call,
+    in_thread,
+    plain_loop_components,
+    plain_sync_components,
+    resources_for,
+    run_plain,
+)
 from .readiness import RunState, Step
 from .suggest import did_you_mean
 
@@ -197,7 +205,9 @@ class Run:
             message = f"warming up the pipeline failed: {_describe(exc)}"
             raise self._fail(None, exc, message) from exc
         self._ctx = CallContext(self.run_id, self.emit, resources)
-        self._chainable = frozenset() if self.emit.enabled else plain_sync_components(self.graph)
+        watched = self.emit.enabled
+        self._chainable = frozenset() if watched else plain_sync_components(self.graph)
+        self._on_loop = frozenset() if watched else plain_loop_components(self.graph)
         await self._schedule()
         if self._failure is not None:
             name, error = self._failure
@@ -237,7 +247,9 @@ class Run:
             if len(step.ready) != 1 or self._in_flight:
                 return step
             name = step.ready[0]
-            if self._chains(name):
+            if name in self._on_loop:
+                step = self._run_here(name)
+            elif self._chains(name):
                 step = await self._segment(name)
             else:
                 step = await self._run(name)
@@ -275,6 +287,15 @@ class Run:
         if watched:
             duration = round(time.perf_counter() - started, 6)
             self.emit(ComponentFinished, component=name, duration=duration, outputs=outputs)
+        return self._finished(name, outputs)
+
+    def _run_here(self, name: str) -> Step | None:
+        """Call a plain component that runs on the loop, in place: no task, no thread, no await."""
+        try:
+            outputs = run_plain(self.graph.nodes[name], self.state.inputs_for(name))
+        except Exception as exc:
+            self._failed(name, exc)
+            return None
         return self._finished(name, outputs)
 
     def _finished(self, name: str, outputs: dict[str, Any]) -> Step:

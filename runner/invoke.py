@@ -1,5 +1,5 @@
-"""One component call: await `run_async` on the event loop, run `run` in a worker thread or a
-worker process, under the component's run policies.
+"""One component call: await `run_async` on the event loop, run `run` in a worker thread, on
+the loop itself (`executor: loop`) or in a worker process, under the component's run policies.
 
 `call` hands one `_attempt` to the component's `ComponentResources` (`resources.py`), which
 applies the policies in one place, each attempt: circuit breaker → concurrency limit → rate
@@ -27,7 +27,13 @@ from anyio.lowlevel import RunVar
 
 from .component import has_run_async
 from .events import Chunk, ComponentFailed, Emitter, ErrorInfo
-from .resources import ComponentResources, PipelineResources, is_plain, pipeline_resources
+from .resources import (
+    ComponentResources,
+    PipelineResources,
+    calls_on_loop,
+    is_plain,
+    pipeline_resources,
+)
 from .retry import AttemptFailure
 from .streaming import streaming_to
 
@@ -130,6 +136,24 @@ def plain_sync_components(graph: Graph) -> frozenset[str]:
 _PLAIN_SYNC: weakref.WeakKeyDictionary[Graph, frozenset[str]] = weakref.WeakKeyDictionary()
 
 
+def plain_loop_components(graph: Graph) -> frozenset[str]:
+    """The `plain_sync_components` whose `run` is called on the event loop (`calls_on_loop`).
+
+    The executor calls them in place, without a task or a thread, when nobody watches the
+    run's events; in a sync segment's worker thread they run there, like the others.
+    """
+    found = _PLAIN_LOOP.get(graph)
+    if found is None:
+        plain = plain_sync_components(graph)
+        found = _PLAIN_LOOP[graph] = frozenset(
+            name for name in plain if calls_on_loop(graph.nodes[name])
+        )
+    return found
+
+
+_PLAIN_LOOP: weakref.WeakKeyDictionary[Graph, frozenset[str]] = weakref.WeakKeyDictionary()
+
+
 def run_plain(node: Node, inputs: dict[str, Any]) -> dict[str, Any]:
     """Call the `run` of one of the `plain_sync_components` in the calling (worker) thread."""
     return checked(node, node.instance.run(**inputs))
@@ -159,6 +183,8 @@ async def _invoke(
         return await shared.pool.call(inputs)
     if shared.is_async:
         return await instance.run_async(**inputs)
+    if shared.on_loop:
+        return instance.run(**inputs)
     return await in_thread(functools.partial(instance.run, **inputs), ctx)
 
 

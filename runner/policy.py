@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
 
 
 class _Model(BaseModel):
@@ -79,13 +79,24 @@ class ComponentPolicy(_Model):
     """Calls allowed per second or minute, across all runs."""
     circuit_breaker: CircuitBreaker | None = None
     """Open after repeated failures; fail fast while open."""
-    executor: Literal["auto", "thread", "process"] = "auto"
-    """Where a sync `run` executes: `auto` and `thread` use a worker thread, `process` a
-    process pool of workers that each build and warm the component once."""
+    executor: Literal["auto", "thread", "loop", "process"] = "auto"
+    """Where a sync `run` executes: `thread` a worker thread; `loop` the event loop itself (no
+    thread hop; for components that take microseconds, since it holds up every other run);
+    `process` a pool of worker processes that each build and warm the component once; `auto`
+    the loop for components that declare `ragrun_on_loop = True`, else a thread."""
     processes: PositiveInt | None = None
     """Worker processes for `executor: process` (default: the number of CPUs)."""
     batch: MicroBatch | None = None
     """Micro-batch concurrent calls (components that offer `run_batch`)."""
+
+    @model_validator(mode="after")
+    def _loop_has_no_timeout(self) -> ComponentPolicy:
+        if self.executor == "loop" and self.timeout is not None:
+            raise ValueError(
+                "executor: loop cannot be combined with timeout: a call on the event loop cannot "
+                "be interrupted; use executor: thread (or auto) with a timeout"
+            )
+        return self
 
     def is_default(self) -> bool:
         """True when no key was set, so `dumps` can leave the policy out."""

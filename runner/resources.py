@@ -23,7 +23,7 @@ import anyio
 
 from .breaker import Breaker
 from .clock import SYSTEM_CLOCK, Clock
-from .component import has_run_async
+from .component import has_run_async, runs_on_loop
 from .loopbound import PerLoop
 from .microbatch import MicroBatcher, call_run_batch, has_run_batch
 from .policy import ComponentPolicy, RateLimit
@@ -75,6 +75,8 @@ class ComponentResources:
         )
         self.is_async = self.pool is None and has_run_async(node.instance)
         """Whether a single call awaits `run_async` on the loop (looked up once, not per call)."""
+        self.on_loop = self.pool is None and not self.is_async and calls_on_loop(node)
+        """Whether a single call runs the sync `run` on the event loop (`executor: loop`)."""
         self.plain = is_plain(node)
         """Whether no policy applies at all, so a call is just the component's own call."""
 
@@ -153,7 +155,7 @@ class ComponentResources:
     @property
     def in_thread(self) -> bool:
         """Whether a single call runs a sync `run` in a worker thread (for timeout messages)."""
-        return self.pool is None and not self.is_async
+        return self.pool is None and not self.is_async and not self.on_loop
 
     def _on_error(self, exc: Exception) -> None:
         throttled = status_code(exc) == 429 or "RateLimitError" in class_names(exc)
@@ -167,6 +169,18 @@ class ComponentResources:
         """Stop the process pool, if any."""
         if self.pool is not None:
             self.pool.close()
+
+
+def calls_on_loop(node: Node) -> bool:
+    """Whether `node`'s sync `run` is called on the event loop rather than in a worker thread.
+
+    `executor: loop` asks for it; `auto` chooses it for components that declare
+    `ragrun_on_loop = True`, unless a `timeout` is set (only a thread can be given up on).
+    """
+    executor = node.policy.executor
+    if executor == "loop":
+        return True
+    return executor == "auto" and node.policy.timeout is None and runs_on_loop(node.instance)
 
 
 def is_plain(node: Node) -> bool:

@@ -224,6 +224,9 @@ def _problems(source: Source, errors: list[Any], paths: list[PathKey]) -> list[P
             problems.append(_unknown_key(source, path))
         elif kind == "missing":
             problems.append(_missing_key(source, path))
+        elif kind == "value_error":  # a validator's own message says it best
+            message = str(errs[0]["msg"]).removeprefix("Value error, ")
+            problems.append(source.problem(path, message))
         else:
             expected = _SHAPES.get(path[:1] + ("*",) * (len(path) - 1)) if len(path) == 2 else None
             expected = expected or " or ".join(dict.fromkeys(_expected(e) for e in errs))

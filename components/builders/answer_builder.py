@@ -71,6 +71,9 @@ class AnswerBuilder:
         '42'
     """
 
+    ragrun_on_loop = True
+    """Runs on the event loop: a call takes microseconds, less than a worker-thread hop."""
+
     def __init__(
         self,
         pattern: str | None = None,

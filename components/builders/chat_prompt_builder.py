@@ -38,6 +38,9 @@ class ChatPromptBuilder:
         'Hi Ada'
     """
 
+    ragrun_on_loop = True
+    """Runs on the event loop: a call takes microseconds, less than a worker-thread hop."""
+
     def __init__(
         self,
         template: list[ChatMessage] | str | None = None,

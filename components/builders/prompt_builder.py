@@ -33,6 +33,9 @@ class PromptBuilder:
         {'prompt': 'Hello Ada!'}
     """
 
+    ragrun_on_loop = True
+    """Runs on the event loop: a call takes microseconds, less than a worker-thread hop."""
+
     def __init__(
         self,
         template: str,

@@ -29,6 +29,9 @@ class BranchJoiner:
         {'value': 'only this'}
     """
 
+    ragrun_on_loop = True
+    """Runs on the event loop: a call takes microseconds, less than a worker-thread hop."""
+
     def __init__(self, type_: Any) -> None:
         self.type_ = parse_type(type_)
         component.set_input_type(self, "value", Variadic[self.type_])

@@ -55,6 +55,9 @@ class DocumentJoiner:
         sort_by_score: sort by score, best first (documents without a score last).
     """
 
+    ragrun_on_loop = True
+    """Runs on the event loop: a call takes microseconds, less than a worker-thread hop."""
+
     def __init__(
         self,
         join_mode: JoinModeName | JoinMode = "concatenate",

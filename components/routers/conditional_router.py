@@ -83,6 +83,9 @@ class ConditionalRouter:
         {'big': 5}
     """
 
+    ragrun_on_loop = True
+    """Runs on the event loop: a call takes microseconds, less than a worker-thread hop."""
+
     def __init__(
         self,
         routes: list[dict[str, Any]],
