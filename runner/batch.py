@@ -156,11 +156,7 @@ async def run_batch(
         dict(base_inputs or {}),
     )
     _check_names(p, options.include_outputs_from)
-    try:
-        await warm_up(p)
-    except Exception as exc:
-        message = f"warming up the pipeline failed: {type(exc).__name__}: {exc}"
-        raise PipelineRuntimeError(message) from exc
+    await warm_up_for_batch(p)
     batch = _Batch(p, options, sink)
     send, receive = anyio.create_memory_object_stream[tuple[int, BatchResult]]()
     try:
@@ -173,6 +169,19 @@ async def run_batch(
         if failure is None:
             raise
         raise failure.error from None
+
+
+async def warm_up_for_batch(p: Pipeline) -> None:
+    """Warm `p` up once before a batch's first run (later calls return at once).
+
+    Raises:
+        PipelineRuntimeError: a component's warm-up failed, so no run could succeed.
+    """
+    try:
+        await warm_up(p)
+    except Exception as exc:
+        message = f"warming up the pipeline failed: {type(exc).__name__}: {exc}"
+        raise PipelineRuntimeError(message) from exc
 
 
 class _SinkFailure(BaseException):

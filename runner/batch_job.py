@@ -191,7 +191,11 @@ def local_backend(job: BatchJob, report: Report, skip: Any) -> None:
 
 
 async def _run_local(job: BatchJob, lines: InputLines | InputFiles, report: Report) -> None:
-    from .batch import run_batch
+    from .batch import run_batch, warm_up_for_batch
+
+    started = time.perf_counter()
+    await warm_up_for_batch(job.pipeline)  # timed apart: loading a model is not running inputs
+    report.tally.warm_up = time.perf_counter() - started
 
     results = run_batch(
         job.pipeline,

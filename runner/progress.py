@@ -41,6 +41,8 @@ class Tally:
     """The first failed lines (a few, for the summary)."""
     failed_files: list[str] = field(default_factory=list)
     """With `--inputs GLOB`: the first failed files instead."""
+    warm_up: float = 0.0
+    """Seconds the pipeline's warm-up took before the first run (models, clients)."""
 
     @property
     def done(self) -> int:
@@ -233,7 +235,11 @@ def clock_text(seconds: float) -> str:
 
 
 def summary(tally: Tally, source: str, seconds: float, *, output: str | None = None) -> str:
-    """The last line of a batch: how many runs, how they ended, how long, how fast."""
+    """The last line of a batch: how many runs, how they ended, how long, how fast.
+
+    `seconds` is the whole job; the time and rate shown are the runs', with the warm-up (a
+    model load can take longer than the runs) told apart.
+    """
     runs = tally.done
     failed = ""
     if tally.failed_files:
@@ -251,5 +257,9 @@ def summary(tally: Tally, source: str, seconds: float, *, output: str | None = N
     )
     if tally.skipped:
         text += f"; {tally.skipped} skipped (finished in {output})"
-    rate = f", {runs / seconds:.1f} runs/s" if seconds > 0 and runs else ""
-    return f"{text}; {seconds:.2f} s{rate}"
+    running = seconds - tally.warm_up  # runs/s counts the runs, not loading the model
+    rate = f", {runs / running:.1f} runs/s" if running > 0 and runs else ""
+    text = f"{text}; {running:.2f} s{rate}"
+    if tally.warm_up >= 0.005:
+        text += f", after a {tally.warm_up:.2f} s warm-up"
+    return text

@@ -132,3 +132,16 @@ def test_the_summary_says_how_many_how_they_ended_how_fast() -> None:
     assert (
         summary(Tally(), "-", 0.0) == "ragrun: 0 runs from stdin: 0 ok, 0 failed, 0 retried; 0.00 s"
     )
+
+
+def test_the_summary_times_the_runs_apart_from_the_warm_up() -> None:
+    tally = Tally(ok=100, warm_up=3.0)
+    assert summary(tally, "in.jsonl", 5.0) == (
+        "ragrun: 100 runs from in.jsonl: 100 ok, 0 failed, 0 retried; "
+        "2.00 s, 50.0 runs/s, after a 3.00 s warm-up"
+    )
+
+
+def test_the_summary_names_failed_files_of_a_glob() -> None:
+    tally = Tally(ok=1, failed=2, failed_files=["b.json", "a.json"])
+    assert "2 failed (a.json, b.json), 0 retried" in summary(tally, "*.json", 1.0)
