@@ -295,6 +295,7 @@ class _Batch:
                 index=index,
                 line=item.line,
                 file=item.file,
+                kinds=None if self.options.verbose else SUMMARY_EVENTS,
             )
             outputs = await run.execute()
             result = BatchResult(index, True, outputs, None, run_id, item.line)

@@ -192,6 +192,8 @@ class Emitter:
         index: the batch position of the run's item, if any.
         line: the item's line in its inputs file, if any.
         file: the file that held the item, with `--inputs GLOB`.
+        kinds: the event kinds the sink keeps (None: all); the others are not even built, and
+            a run nobody watches component by component may take the executor's fast paths.
     """
 
     def __init__(
@@ -202,18 +204,24 @@ class Emitter:
         index: int | None = None,
         line: int | None = None,
         file: str | None = None,
+        kinds: frozenset[str] | None = None,
     ) -> None:
         self.run_id = run_id
         self.index = index
         self.line = line
         self.file = file
         self._sink = sink
+        self._kinds = kinds
         self._t0 = time.perf_counter()
 
     @property
     def enabled(self) -> bool:
         """True when events go somewhere (so callers may skip work needed only for them)."""
         return self._sink is not None
+
+    def wants(self, kind: str) -> bool:
+        """True when events of `kind` (`"component_finished"`, ...) go somewhere."""
+        return self._sink is not None and (self._kinds is None or kind in self._kinds)
 
     def elapsed(self) -> float:
         """Seconds since the run started."""
@@ -223,6 +231,8 @@ class Emitter:
         """Build an event of type `kind` from `fields` and send it to the sink."""
         if self._sink is None:
             return
+        if self._kinds is not None and kind_name(kind) not in self._kinds:
+            return
         stamp: dict[str, Any] = {"run": self.run_id, "t": round(self.elapsed(), 6)}
         if self.index is not None:
             stamp["index"] = self.index
@@ -231,6 +241,11 @@ class Emitter:
         if self.file is not None:
             stamp["file"] = self.file
         self._sink(kind(**stamp, **fields))
+
+
+def kind_name(kind: type[_Event]) -> str:
+    """The `event` value of an event class: `"run_started"` for `RunStarted`."""
+    return str(kind.model_fields["event"].default)
 
 
 def events_schema() -> dict[str, Any]:

@@ -34,6 +34,7 @@ from anyio.abc import TaskGroup
 
 from .errors import PipelineInputError, PipelineRuntimeError, PipelineStuckError
 from .events import (
+    ComponentFailed,
     ComponentFinished,
     ComponentSkipped,
     ComponentStarted,
@@ -59,6 +60,11 @@ from .suggest import did_you_mean
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline
+
+
+COMPONENT_EVENTS = ("component_started", "component_finished", "chunk")
+"""Events about a component's call itself; a run whose sink keeps none of them takes the fast
+paths (components in place, sync chains in one thread)."""
 
 
 def new_run_id() -> str:
@@ -159,6 +165,7 @@ class Run:
         index: batch position of this run's item, stamped on its events.
         line: line of this run's item in its inputs file, stamped on its events.
         file: the file that held this run's item (`--inputs GLOB`), stamped on its events.
+        kinds: the event kinds `sink` keeps (None: all); see `Emitter`.
 
     Raises:
         PipelineInputError: bad `data` or `include_outputs_from` (before anything runs).
@@ -176,6 +183,7 @@ class Run:
         index: int | None = None,
         line: int | None = None,
         file: str | None = None,
+        kinds: frozenset[str] | None = None,
     ) -> None:
         self.pipeline = p
         self.graph = p.graph()
@@ -183,7 +191,9 @@ class Run:
         self.include = _checked_include(p, include_outputs_from)
         self.state = RunState(self.graph, route_inputs(p, data))
         self.verbose = verbose
-        self.emit = Emitter(run_id or new_run_id(), sink, index=index, line=line, file=file)
+        self.emit = Emitter(
+            run_id or new_run_id(), sink, index=index, line=line, file=file, kinds=kinds
+        )
         self.run_id = self.emit.run_id
         self._public = _public_by_component(p)
         self._collected: dict[str, dict[str, Any]] = {}
@@ -205,7 +215,8 @@ class Run:
             message = f"warming up the pipeline failed: {_describe(exc)}"
             raise self._fail(None, exc, message) from exc
         self._ctx = CallContext(self.run_id, self.emit, resources)
-        watched = self.emit.enabled
+        # Fast paths skip per-component events; a failure there still emits component_failed.
+        watched = any(map(self.emit.wants, COMPONENT_EVENTS))
         self._chainable = frozenset() if watched else plain_sync_components(self.graph)
         self._on_loop = frozenset() if watched else plain_loop_components(self.graph)
         await self._schedule()
@@ -274,7 +285,7 @@ class Run:
         """Call one component; returns what its outputs made ready (None when it failed)."""
         node = self.graph.nodes[name]
         inputs = self.state.inputs_for(name)
-        watched = self.emit.enabled
+        watched = self.emit.wants("component_finished")
         if watched:
             if self.verbose:
                 self.emit(ComponentStarted, component=name, inputs=inputs)
@@ -294,9 +305,15 @@ class Run:
         try:
             outputs = run_plain(self.graph.nodes[name], self.state.inputs_for(name))
         except Exception as exc:
-            self._failed(name, exc)
+            self._fast_path_failed(name, exc)
             return None
         return self._finished(name, outputs)
+
+    def _fast_path_failed(self, name: str, exc: Exception) -> None:
+        """What `call` would report for a plain component's one failed attempt, then fail."""
+        error = ErrorInfo.of(exc)
+        self.emit(ComponentFailed, component=name, attempt=1, error=error, will_retry=False)
+        self._failed(name, exc)
 
     def _finished(self, name: str, outputs: dict[str, Any]) -> Step:
         self._collect(name, outputs)
@@ -328,7 +345,7 @@ class Run:
         finally:
             stop.set()
         if failure is not None:
-            self._failed(*failure)
+            self._fast_path_failed(*failure)
         return step
 
     def _segment_in_thread(

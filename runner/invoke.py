@@ -168,7 +168,7 @@ async def _attempt(
     node: Node, inputs: dict[str, Any], ctx: CallContext, shared: ComponentResources
 ) -> dict[str, Any]:
     """One try: on the loop for `run_async`, in a worker thread for `run`, or in the pool."""
-    if ctx.emit.enabled:
+    if ctx.emit.wants("chunk"):
         with streaming_to(node.name, functools.partial(_chunk_event, ctx.emit, node.name)):
             result = await _invoke(node.instance, inputs, ctx, shared)
     else:

@@ -133,3 +133,55 @@ async def test_a_failing_loop_component_fails_its_run(watched: bool) -> None:
 
 def test_the_prompt_builders_declare_themselves_quick() -> None:
     assert ChatPromptBuilder.ragrun_on_loop is True
+
+
+# -- batch sinks that keep only summary events take the fast paths --------------------------
+
+
+async def test_a_summary_sink_still_gets_component_failed_from_the_fast_paths() -> None:
+    threads: list[int] = []
+    p = chain(
+        ("quick", QuickWhere(threads), None),  # on the loop, in place
+        ("b", Where(threads), None),  # b and bad: one sync segment, one worker thread
+        ("bad", Where(threads, fail=True), None),
+    )
+    events: list[Any] = []
+    results = [r async for r in p.run_batch([{"quick": {"value": 1}}], sink=events.append)]
+    assert not results[0].ok
+    assert threading.get_ident() == threads[0] != threads[1] == threads[2]
+    kinds = [e.event for e in events]
+    assert kinds == ["run_started", "component_failed", "run_failed"]
+    failed = events[1]
+    assert (failed.component, failed.attempt, failed.will_retry) == ("bad", 1, False)
+
+
+async def test_a_failing_loop_component_is_reported_to_a_summary_sink() -> None:
+    p = chain(("bad", QuickWhere([], fail=True), None))
+    events: list[Any] = []
+    results = [r async for r in p.run_batch([{"bad": {"value": 1}}], sink=events.append)]
+    assert not results[0].ok
+    assert [e.event for e in events] == ["run_started", "component_failed", "run_failed"]
+
+
+async def test_a_failure_inside_a_sync_segment_is_reported_too() -> None:
+    p = chain(("a", Where([]), None), ("bad", Where([], fail=True), None))
+    events: list[Any] = []
+    results = [r async for r in p.run_batch([{"a": {"value": 1}}], sink=events.append)]
+    assert not results[0].ok
+    assert [(e.event, getattr(e, "component", None)) for e in events] == [
+        ("run_started", None),
+        ("component_failed", "bad"),
+        ("run_failed", "bad"),
+    ]
+
+
+def test_an_emitter_builds_only_the_kinds_asked_for() -> None:
+    from ragrun.events import ComponentFinished, Emitter, RunFinished
+
+    seen: list[Any] = []
+    emit = Emitter("r1", seen.append, kinds=frozenset({"run_finished"}))
+    assert emit.wants("run_finished") and not emit.wants("component_finished")
+    emit(ComponentFinished, component="x", duration=0.0, outputs={})
+    emit(RunFinished, outputs={"y": 1})
+    assert [e.event for e in seen] == ["run_finished"]
+    assert not Emitter("r2", None).wants("run_finished")
