@@ -16,8 +16,9 @@ round, best round kept:
 - ragrun `run_batch`: ChatPromptBuilder → OpenAIChatGenerator (non-streaming) loaded from YAML,
   `Pipeline.run_batch(items, concurrency=100)`;
 - ragrun CLI: the same YAML, `python -m ragrun FILE --inputs LINES --concurrency 100`, events to
-  /dev/null; the batch's own time is read from the summary line on stderr, and the whole process
-  (start-up, imports, load) is shown beside it;
+  /dev/null; the runs' time is read from the summary line on stderr (which times the warm-up,
+  here `import openai`, apart), and the whole process (start-up, imports, load, warm-up, first
+  connections) is shown beside it;
 - Haystack 3.4: the same two components, `Pipeline.run_async` under `asyncio.gather` with a
   semaphore of 100, against the same server.
 """
@@ -195,7 +196,7 @@ async def measure(args: argparse.Namespace, base_url: str, folder: Path) -> dict
         keep("client floor: raw `openai.AsyncOpenAI` on aiohttp, semaphore", client)
         keep("ragrun `Pipeline.run_batch`", await ragrun_batch(ours, items, args.concurrency))
         batch, whole = ragrun_cli(yaml_path, lines_path, args.concurrency)
-        keep("ragrun CLI `--inputs FILE --concurrency 100` (batch)", batch)
+        keep("ragrun CLI `--inputs FILE --concurrency 100` (runs, per its summary)", batch)
         keep("ragrun CLI, whole process (start-up + load + batch)", whole)
         keep(
             "Haystack 3.4 `run_async` under `asyncio.gather`",
