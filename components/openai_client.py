@@ -165,6 +165,21 @@ class OpenAIClients:
                 self._sync = openai.OpenAI(**kwargs)
             return self._sync
 
+    def prepare(self, resource: str) -> None:
+        """Build the sync client and import what the first call would, so a `warm_up` pays it.
+
+        `resource` is the client attribute the component calls (`"chat"`, `"embeddings"`):
+        openai imports each resource's modules on first access, and the async transport's
+        library (aiohttp) is imported here too. Without this, the first run of a batch took
+        ~0.1 s longer than the others.
+        """
+        getattr(self.sync(), resource)
+        if not self.settings.http_client_kwargs and _transport_choice() != "httpx":
+            try:
+                import aiohttp  # noqa: F401
+            except ImportError:
+                pass
+
     async def for_current_loop(self) -> openai.AsyncOpenAI:
         """The `openai.AsyncOpenAI` client of the running event loop, built on first use."""
         loop = _loop_key()
@@ -203,9 +218,7 @@ class OpenAIClients:
 
 def _async_http_client(openai: Any, http_client_kwargs: dict[str, Any] | None) -> Any:
     """The async client's HTTP client: aiohttp when it can be (see the module doc), else httpx."""
-    choice = os.environ.get(TRANSPORT_VARIABLE, "auto").strip().lower()
-    if choice not in ("auto", "aiohttp", "httpx"):
-        raise ValueError(f"{TRANSPORT_VARIABLE} must be auto, aiohttp or httpx, not {choice!r}")
+    choice = _transport_choice()
     aiohttp_client = getattr(openai, "DefaultAioHttpClient", None)  # openai >= 1.89
     if choice != "httpx" and not http_client_kwargs and _on_asyncio():
         try:
@@ -220,6 +233,13 @@ def _async_http_client(openai: Any, http_client_kwargs: dict[str, Any] | None) -
                 "pip install 'ragrun[openai]'"
             )
     return openai.DefaultAsyncHttpxClient(**(http_client_kwargs or {}))
+
+
+def _transport_choice() -> str:
+    choice = os.environ.get(TRANSPORT_VARIABLE, "auto").strip().lower()
+    if choice not in ("auto", "aiohttp", "httpx"):
+        raise ValueError(f"{TRANSPORT_VARIABLE} must be auto, aiohttp or httpx, not {choice!r}")
+    return choice
 
 
 def _on_asyncio() -> bool:

@@ -191,12 +191,20 @@ class Pipeline:
         return self._warmed_up
 
     async def warm_up_async(self) -> None:
-        """`warm_up` off the event loop: model loads run in a worker thread."""
+        """`warm_up` off the event loop (model loads run in a worker thread), then each
+        component's own `warm_up_async`, if it has one, on this loop (a client of this loop).
+        """
         if self._warmed_up:
             return
+        import inspect
+
         import anyio.to_thread
 
         await anyio.to_thread.run_sync(self.warm_up)
+        for node in self.nodes.values():
+            warm = getattr(node.instance, "warm_up_async", None)
+            if node.policy.executor != "process" and inspect.iscoroutinefunction(warm):
+                await warm()
 
     def run(
         self, data: Mapping[str, Any] | None = None, *, include_outputs_from: Iterable[str] = ()

@@ -42,8 +42,9 @@ class _OpenAIEmbedder(OpenAIConnected):
         self._connect(api_key, api_base_url, organization, timeout, max_retries, http_client_kwargs)
 
     def warm_up(self) -> None:
-        """Check the key and build the sync client (raises MissingAPIKeyError without a key)."""
-        self._clients.sync()
+        """Check the key, build the sync client and load what calls need (MissingAPIKeyError
+        without a key)."""
+        self._clients.prepare("embeddings")
 
     async def warm_up_async(self) -> None:
         """Check the key and build the async client on the running event loop."""

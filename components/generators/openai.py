@@ -88,9 +88,10 @@ class OpenAIChatGenerator(OpenAIConnected):
         self._connect(api_key, api_base_url, organization, timeout, max_retries, http_client_kwargs)
 
     def warm_up(self) -> None:
-        """Check the key and build the sync client (raises MissingAPIKeyError without a key)."""
+        """Check the key, build the sync client and load what calls need (MissingAPIKeyError
+        without a key)."""
         self._init_callback()
-        self._clients.sync()
+        self._clients.prepare("chat")
 
     async def warm_up_async(self) -> None:
         """Check the key and build the async client on the running event loop."""

@@ -218,6 +218,29 @@ async def test_the_pipeline_warms_up_once_even_for_concurrent_first_runs() -> No
     assert Warm.calls == 1
 
 
+async def test_warm_up_async_is_awaited_once_on_the_running_loop_after_warm_up() -> None:
+    order: list[tuple[str, bool]] = []
+    loop_thread = threading.get_ident()
+
+    @component
+    class TwoWarmUps:
+        def warm_up(self) -> None:
+            order.append(("warm_up", threading.get_ident() == loop_thread))
+
+        async def warm_up_async(self) -> None:
+            order.append(("warm_up_async", threading.get_ident() == loop_thread))
+
+        @component.output_types(out=int)
+        def run(self, value: int) -> dict[str, Any]:
+            return {"out": value}
+
+    p = parallel(("warm", TwoWarmUps()))
+    await p.run_async({"value": 1})
+    await p.run_async({"value": 2})
+    # the sync one in a worker thread, the async one on the loop, each once
+    assert order == [("warm_up", False), ("warm_up_async", True)]
+
+
 # -- failures ---------------------------------------------------------------------------------
 
 
