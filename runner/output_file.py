@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -36,53 +37,53 @@ def finished_lines(path: str) -> LineSet:
     Lines that are not JSON, and a last line without its line ending, are ignored.
     """
     done = LineSet()
-    try:
-        file = open(path, "rb")
-    except FileNotFoundError:
-        return done
-    with file:
-        for raw in file:
-            if not raw.endswith(b"\n") or _FINISHED not in raw:
-                continue
-            line = _line_of(raw)
-            if line is not None:
-                done.add(line)
+    for raw in _finished_events(path):
+        line = _line_of(raw)
+        if line is not None:
+            done.add(line)
     return done
 
 
 def finished_files(path: str) -> set[str]:
     """The `file` of every `run_finished` event in the file at `path` (`--inputs GLOB` jobs)."""
     done: set[str] = set()
-    try:
-        file = open(path, "rb")
-    except FileNotFoundError:
-        return done
-    with file:
-        for raw in file:
-            if not raw.endswith(b"\n") or _FINISHED not in raw:
-                continue
-            try:
-                event = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                continue
-            if isinstance(event, dict) and event.get("event") == "run_finished":
-                found = event.get("file")
-                if isinstance(found, str):
-                    done.add(found)
+    for raw in _finished_events(path):
+        event = _event_of(raw)
+        found = event.get("file") if event is not None else None
+        if isinstance(found, str):
+            done.add(found)
     return done
 
 
-def _line_of(raw: bytes) -> int | None:
-    match = _FAST.match(raw)
-    if match is not None:
-        return int(match.group(1))
+def _finished_events(path: str) -> Iterator[bytes]:
+    """The whole lines of the file that may be `run_finished` events (none if it is absent)."""
+    try:
+        file = open(path, "rb")
+    except FileNotFoundError:
+        return
+    with file:
+        for raw in file:
+            if raw.endswith(b"\n") and _FINISHED in raw:
+                yield raw
+
+
+def _event_of(raw: bytes) -> dict[str, Any] | None:
+    """The line parsed, when it is a `run_finished` event."""
     try:
         event = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return None
     if not isinstance(event, dict) or event.get("event") != "run_finished":
         return None
-    line = event.get("line")
+    return event
+
+
+def _line_of(raw: bytes) -> int | None:
+    match = _FAST.match(raw)
+    if match is not None:
+        return int(match.group(1))
+    event = _event_of(raw)
+    line = event.get("line") if event is not None else None
     return line if isinstance(line, int) and not isinstance(line, bool) else None
 
 
