@@ -73,6 +73,10 @@ def type_name(t: Any) -> str:
     if origin is not None:
         base = _ABC_NAMES.get(origin) or getattr(origin, "__name__", repr(origin))
         return f"{base}[{', '.join(type_name(a) for a in args)}]" if args else base
+    if t is Ellipsis:  # Callable[..., R]
+        return "..."
+    if isinstance(t, list):  # Callable's argument list: Callable[[int], str]
+        return f"[{', '.join(type_name(a) for a in t)}]"
     if isinstance(t, type):
         return t.__name__
     return repr(t).replace("typing.", "")

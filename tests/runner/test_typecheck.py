@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Optional
 
 import pytest
@@ -54,6 +54,8 @@ def test_is_compatible(sender: Any, receiver: Any, expected: bool) -> None:
         pytest.param(Any, "Any", id="any"),
         pytest.param(dict[str, Any], "dict[str, Any]", id="dict"),
         pytest.param(Sequence[int], "Sequence[int]", id="abc"),
+        pytest.param(Callable[..., Any], "Callable[..., Any]", id="callable-any-args"),
+        pytest.param(Callable[[int, str], bool], "Callable[[int, str], bool]", id="callable"),
     ],
 )
 def test_type_name(t: Any, name: str) -> None:
