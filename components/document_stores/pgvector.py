@@ -16,6 +16,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any, Literal
 
+import anyio.to_thread
+
 from ragrun import Document, Secret
 
 from . import pgvector_settings as check
@@ -53,6 +55,10 @@ class PgvectorDocumentStore:
         hnsw_iterative_scan: with filters, an HNSW search returns at most `hnsw_ef_search`
             rows before filtering, so often fewer than `top_k`; "strict_order" or
             "relaxed_order" makes it scan on until `top_k` match (pgvector 0.8 or later).
+        hnsw_build_after_writes: (ragrun's own) when the table has no HNSW index yet, write
+            without one and build it when the store is closed (`Pipeline.close()`, the end of a
+            `ragrun` run): loading into an indexed table is many times slower than indexing
+            once after the load. An index that exists is kept, and writes maintain it.
         keyword_index_name: the full-text GIN index (default `<table_name>_keyword_index`).
         keyword_query_mode: "any_word" (a document matching any query word is found, ranked
             by `ts_rank_cd`) or "websearch" (`websearch_to_tsquery`: every word required,
@@ -79,6 +85,7 @@ class PgvectorDocumentStore:
         hnsw_index_name: str | None = None,
         hnsw_ef_search: int | None = None,
         hnsw_iterative_scan: Literal["strict_order", "relaxed_order"] | None = None,
+        hnsw_build_after_writes: bool = False,
         keyword_index_name: str | None = None,
         keyword_query_mode: Literal["any_word", "websearch"] = "any_word",
         max_connections: int = 10,
@@ -107,6 +114,7 @@ class PgvectorDocumentStore:
             "hnsw_index_name": hnsw_index_name,
             "hnsw_ef_search": hnsw_ef_search,
             "hnsw_iterative_scan": hnsw_iterative_scan,
+            "hnsw_build_after_writes": hnsw_build_after_writes,
             "keyword_index_name": keyword_index_name,
             "keyword_query_mode": keyword_query_mode,
             "max_connections": max_connections,
@@ -247,9 +255,13 @@ class PgvectorDocumentStore:
         return [_rows().document(r, embedding=False, score=True) for r in rows]
 
     def close(self) -> None:
-        """Close the connection pools; the store reopens them if used again."""
+        """Build a deferred HNSW index (`hnsw_build_after_writes`), then close the connection
+        pools; the store reopens them if used again."""
         if self._database is not None:
-            self._database.close()
+            try:
+                self._database.build_index_after_writes()
+            finally:
+                self._database.close()
 
     # --- async ------------------------------------------------------------------------------
 
@@ -319,7 +331,10 @@ class PgvectorDocumentStore:
     async def aclose(self) -> None:
         """`close`, and close the running event loop's pool."""
         if self._database is not None:
-            await self._database.aclose()
+            try:
+                await anyio.to_thread.run_sync(self._database.build_index_after_writes)
+            finally:
+                await self._database.aclose()
 
     # --- checks shared by the twins ---------------------------------------------------------
 

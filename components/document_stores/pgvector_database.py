@@ -235,6 +235,15 @@ class PgvectorDatabase:
         """Set the table up again at the next use (after it was dropped)."""
         self._ready = False
 
+    def build_index_after_writes(self) -> None:
+        """Build the HNSW index now, if `hnsw_build_after_writes` deferred it and this object
+        set the table up (a no-op when the index exists)."""
+        if not (self.settings.hnsw_build_after_writes and self._ready):
+            return
+        with self.connection("building the HNSW index") as conn:
+            self._run(conn, q.setup_lock())  # several workers closing at once build it once
+            self._run(conn, q.build_hnsw_index(self.settings))
+
     def close(self) -> None:
         """Close the sync pool and the async connections of event loops that have ended."""
         with self._lock:

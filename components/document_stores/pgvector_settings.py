@@ -48,6 +48,7 @@ class PgvectorSettings:
     hnsw_ef_search: int | None
     hnsw_iterative_scan: str | None
     hnsw_recreate_index_if_exists: bool
+    hnsw_build_after_writes: bool
     recreate_table: bool
     create_extension: bool
     keyword_query_mode: str
@@ -196,6 +197,7 @@ def settings_from(params: dict[str, Any]) -> PgvectorSettings:
             "hnsw_iterative_scan", params["hnsw_iterative_scan"], ITERATIVE_SCANS
         ),
         hnsw_recreate_index_if_exists=bool(params["hnsw_recreate_index_if_exists"]),
+        hnsw_build_after_writes=bool(params["hnsw_build_after_writes"]),
         recreate_table=bool(params["recreate_table"]),
         create_extension=bool(params["create_extension"]),
         keyword_query_mode=choice(
@@ -204,6 +206,11 @@ def settings_from(params: dict[str, Any]) -> PgvectorSettings:
         max_connections=positive_int("max_connections", params["max_connections"]),
     )
     check_dimension(settings)
+    if settings.hnsw_build_after_writes and settings.search_strategy != "hnsw":
+        raise ValueError(
+            "hnsw_build_after_writes needs search_strategy 'hnsw' (there is no index to build "
+            f"with {settings.search_strategy!r})"
+        )
     return settings
 
 

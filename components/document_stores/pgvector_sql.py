@@ -117,8 +117,16 @@ def setup(
         )
     )
     if settings.search_strategy == "hnsw":
-        out += _hnsw_index(settings, recreate=settings.hnsw_recreate_index_if_exists and first)
+        recreate = settings.hnsw_recreate_index_if_exists and first
+        index = _hnsw_index(settings, recreate=recreate)
+        # Built after the writes instead: only the DROP of a recreate happens now.
+        out += index[:-1] if settings.hnsw_build_after_writes else index
     return out
+
+
+def build_hnsw_index(settings: PgvectorSettings) -> Statement:
+    """`CREATE INDEX IF NOT EXISTS` of the HNSW index (`hnsw_build_after_writes`)."""
+    return _hnsw_index(settings, recreate=False)[-1]
 
 
 def embedding_column(settings: PgvectorSettings) -> Statement:

@@ -208,6 +208,53 @@ def test_hnsw_index_is_recreated_only_when_asked(
     assert "m='16'" in definition()
 
 
+def test_hnsw_build_after_writes_defers_a_missing_index_to_close(
+    postgres: PostgresServer, new_pgvector_store: NewStore
+) -> None:
+    store = new_pgvector_store(search_strategy="hnsw", hnsw_build_after_writes=True)
+    table = store.settings.table_name
+    index = f"{table}_hnsw_index"
+    store.write_documents(random_documents(30))
+    assert index not in index_definitions(postgres, table)  # loading into an unindexed table
+    found = store.embedding_retrieval([1.0, 0.0, 0.0, 0.0], top_k=3)  # exact scan meanwhile
+    store.close()
+    assert index in index_definitions(postgres, table)
+    assert store.embedding_retrieval([1.0, 0.0, 0.0, 0.0], top_k=3) == found
+    # A later store on the indexed table keeps the index, and its writes maintain it.
+    later = new_pgvector_store(
+        table_name=table, search_strategy="hnsw", hnsw_build_after_writes=True
+    )
+    later.write_documents(
+        [Document(content=f"later {i}", embedding=[0.0, 1.0, 0.0, float(i)]) for i in range(5)]
+    )
+    assert index in index_definitions(postgres, table)
+    assert later.count_documents() == 35
+
+
+@pytest.mark.anyio
+async def test_hnsw_build_after_writes_through_a_pipeline_aclose(
+    postgres: PostgresServer, new_pgvector_store: NewStore
+) -> None:
+    from ragrun import Pipeline
+    from ragrun.components.writers.document_writer import DocumentWriter
+
+    store = new_pgvector_store(search_strategy="hnsw", hnsw_build_after_writes=True)
+    table = store.settings.table_name
+    p = Pipeline()
+    p.add_component("writer", DocumentWriter(document_store=store))
+    await p.run_async({"writer": {"documents": random_documents(10)}})
+    assert f"{table}_hnsw_index" not in index_definitions(postgres, table)
+    await p.aclose()
+    assert f"{table}_hnsw_index" in index_definitions(postgres, table)
+
+
+def test_hnsw_build_after_writes_needs_the_hnsw_strategy() -> None:
+    from ragrun.components.document_stores.pgvector import PgvectorDocumentStore
+
+    with pytest.raises(ValueError, match="needs search_strategy 'hnsw'"):
+        PgvectorDocumentStore(hnsw_build_after_writes=True)
+
+
 def test_nearest_neighbour_query_can_use_the_hnsw_index(
     postgres: PostgresServer, new_pgvector_store: NewStore
 ) -> None:
