@@ -144,9 +144,10 @@ class OpenAIClients:
         self.owner = owner
         self._sync: openai.OpenAI | None = None
         self._sync_lock = threading.Lock()  # worker threads may make the first call together
-        self._async: openai.AsyncOpenAI | None = None
-        self._async_loop: object | None = None
-        self._closer: AsyncIterator[None] | None = None  # closes `_async` when its loop ends
+        # One async client per live event loop, with the generator that closes it when that
+        # loop ends (see `_close_at_loop_end`). Several loops may run at once, each in its own
+        # thread (sync `pipeline.run()` calls from a thread pool).
+        self._by_loop: dict[object, tuple[openai.AsyncOpenAI, AsyncIterator[None] | None]] = {}
 
     def check(self) -> None:
         """Fail now, with `MissingAPIKeyError`, if the key cannot be read."""
@@ -183,21 +184,34 @@ class OpenAIClients:
     async def for_current_loop(self) -> openai.AsyncOpenAI:
         """The `openai.AsyncOpenAI` client of the running event loop, built on first use."""
         loop = _loop_key()
-        if self._async is None or self._async_loop is not loop:
-            import openai
+        found = self._by_loop.get(loop)
+        if found is not None:
+            return found[0]
+        import openai
 
-            kwargs = self.settings.client_kwargs(self.owner)
-            # Always our own HTTP client, never openai's default wrapper: that one's __del__
-            # schedules its own closing on whatever loop is running when it is collected, so a
-            # client left by an earlier (closed) loop would fail inside a later, unrelated run.
-            kwargs["http_client"] = _async_http_client(openai, self.settings.http_client_kwargs)
-            client = openai.AsyncOpenAI(**kwargs)
-            # A client left by an earlier loop was closed when that loop shut down.
-            self._async, self._async_loop = client, loop
-            if isinstance(loop, asyncio.AbstractEventLoop):
-                self._closer = _close_at_loop_end(client)
-                await anext(self._closer)
-        return self._async
+        self._forget_ended_loops(loop)
+        kwargs = self.settings.client_kwargs(self.owner)
+        # Always our own HTTP client, never openai's default wrapper: that one's __del__
+        # schedules its own closing on whatever loop is running when it is collected, so a
+        # client left by an earlier (closed) loop would fail inside a later, unrelated run.
+        kwargs["http_client"] = _async_http_client(openai, self.settings.http_client_kwargs)
+        client = openai.AsyncOpenAI(**kwargs)
+        closer = None
+        if isinstance(loop, asyncio.AbstractEventLoop):
+            closer = _close_at_loop_end(client)
+            await anext(closer)  # never suspends: no other call can build a second client here
+        self._by_loop[loop] = (client, closer)
+        return client
+
+    def _forget_ended_loops(self, current: object) -> None:
+        """Drop the clients of asyncio loops that are closed (their closer closed them).
+
+        Other loops (trio) cannot be asked, so their earlier clients are dropped as before.
+        """
+        for loop in list(self._by_loop):
+            ended = loop.is_closed() if isinstance(loop, asyncio.AbstractEventLoop) else True
+            if ended and loop is not current:
+                self._by_loop.pop(loop, None)
 
     def close(self) -> None:
         """Close the sync client's connections."""
@@ -207,12 +221,13 @@ class OpenAIClients:
             client.close()
 
     async def aclose(self) -> None:
-        """Close the async client's connections (call on the loop that used it)."""
-        client, loop, closer = self._async, self._async_loop, self._closer
-        self._async = self._async_loop = self._closer = None
-        if client is not None and loop is _loop_key():
-            await client.close()
-        if closer is not None and loop is _loop_key():
+        """Close the running loop's async client (other loops' clients are theirs to close)."""
+        found = self._by_loop.pop(_loop_key(), None)
+        if found is None:
+            return
+        client, closer = found
+        await client.close()
+        if closer is not None:
             await closer.aclose()  # type: ignore[attr-defined]
 
 
@@ -226,7 +241,11 @@ def _async_http_client(openai: Any, http_client_kwargs: dict[str, Any] | None) -
         except ImportError:
             aiohttp_client = None
         if aiohttp_client is not None:
-            return aiohttp_client()
+            try:
+                return aiohttp_client()
+            except (RuntimeError, ImportError):  # openai without its `aiohttp` extra
+                if choice == "aiohttp":
+                    raise
         if choice == "aiohttp":
             raise RagrunError(
                 f"{TRANSPORT_VARIABLE}=aiohttp needs aiohttp and openai >= 1.89: "

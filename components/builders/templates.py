@@ -15,6 +15,7 @@ list, `{{ n > 3 }}` gives `True`), which ConditionalRouter needs for its outputs
 
 from __future__ import annotations
 
+import threading
 from types import ModuleType
 from typing import Any, Literal
 
@@ -55,19 +56,29 @@ TEMPLATE_CACHE_SIZE = 256
 class Sandbox(ImmutableSandboxedEnvironment):
     """Jinja2's immutable sandbox, also closed to modules and callables from dangerous ones."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._compiled: dict[str, Template] = {}
+        self._compiled_lock = threading.Lock()
+
     def compiled(self, source: str) -> Template:
         """`source` compiled once: `from_string` compiles anew on every call (~170 µs for a
         one-line prompt, Jinja2's cache serves loaders only), which a pipeline would pay per run.
 
-        A race between worker threads compiles the same source twice, which is harmless.
+        Worker threads may ask at once (a builder in a chain of sync components): the cache is
+        read and changed under a lock, and compiling happens outside it (two threads may both
+        compile a new source; one result is kept).
         """
-        cache: dict[str, Template] = self.__dict__.setdefault("_compiled", {})
-        found = cache.get(source)
-        if found is None:
-            if len(cache) >= TEMPLATE_CACHE_SIZE:
-                cache.pop(next(iter(cache)), None)  # the oldest goes: one-off templates
-            found = cache[source] = self.from_string(source)
-        return found
+        cache = self._compiled
+        with self._compiled_lock:
+            found = cache.get(source)
+        if found is not None:
+            return found
+        made = self.from_string(source)
+        with self._compiled_lock:
+            if source not in cache and len(cache) >= TEMPLATE_CACHE_SIZE:
+                cache.pop(next(iter(cache)))  # the oldest goes: one-off templates
+            return cache.setdefault(source, made)
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         """Refuse any attribute of a module; otherwise the immutable sandbox's rule."""

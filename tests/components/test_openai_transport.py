@@ -156,3 +156,49 @@ def test_pipeline_aclose_closes_the_client(fake_openai, transport) -> None:
         return client
 
     asyncio.run(run_and_close())
+
+
+def test_loops_running_at_once_each_keep_their_own_open_client(fake_openai) -> None:
+    import threading
+
+    generator = make(fake_openai)
+    both_built = threading.Barrier(2, timeout=30)  # a safety net, not a timing
+    seen: dict[str, tuple[openai.AsyncOpenAI, bool]] = {}
+
+    def in_thread(name: str) -> None:
+        async def work() -> None:
+            client = await generator._clients.for_current_loop()
+            both_built.wait()  # the other thread's loop has built its client meanwhile
+            reply = await generator.run_async(QUESTION)
+            assert reply["replies"][0].text == "echo: what is ragrun"
+            seen[name] = (client, client.is_closed())
+
+        asyncio.run(work())
+
+    threads = [threading.Thread(target=in_thread, args=(n,)) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    (a, a_closed), (b, b_closed) = seen["a"], seen["b"]
+    assert a is not b and not a_closed and not b_closed  # neither closed the other's
+    assert a.is_closed() and b.is_closed()  # each closed when its own loop ended
+
+
+@pytest.mark.anyio
+async def test_openai_without_its_aiohttp_extra_falls_back_to_httpx(
+    fake_openai, monkeypatch
+) -> None:
+    class MissingExtra:  # what openai gives when aiohttp is there but its extra is not
+        def __init__(self, **_: Any) -> None:
+            raise RuntimeError("To use the aiohttp client you must have installed the extra")
+
+    monkeypatch.setattr(openai, "DefaultAioHttpClient", MissingExtra)
+    monkeypatch.delenv(TRANSPORT_VARIABLE, raising=False)
+    generator = make(fake_openai)
+    assert (await generator.run_async(QUESTION))["replies"]
+    assert transport_of(await generator._clients.for_current_loop()) == "httpx"
+    await generator.aclose()
+    monkeypatch.setenv(TRANSPORT_VARIABLE, "aiohttp")
+    with pytest.raises(RuntimeError, match="aiohttp"):
+        await make(fake_openai).run_async(QUESTION)
