@@ -119,6 +119,9 @@ def run_job(job: BatchJob) -> int:
         raise
     report.close()
     click.echo(report.summary(job, time.perf_counter() - started), err=True)
+    if report.closing_error is not None:  # after the summary: the runs themselves are told
+        click.echo(f"ragrun: {report.closing_error}", err=True)
+        return EXIT_FAILED
     return EXIT_FAILED if report.tally.failed else EXIT_OK
 
 
@@ -208,9 +211,10 @@ async def _run_local(job: BatchJob, lines: InputLines | InputFiles, report: Repo
         max_failures=job.max_failures,
         base_inputs=job.base,
     )
-    async with closing_after(job.pipeline), aclosing(results):
+    async with closing_after(job.pipeline) as closing, aclosing(results):
         async for _ in results:
             pass  # the report counts the events; results carry nothing more for the CLI
+    report.closing_error = closing.message() if closing.error is not None else None
 
 
 @contextmanager
@@ -302,6 +306,8 @@ class Report:
         self.terminal = terminal
         self._tell_failures = tell_failures
         self._told = 0
+        self.closing_error: str | None = None
+        """Set when closing the pipeline after the runs failed (the job then exits 1)."""
 
     @classmethod
     def open(cls, job: BatchJob) -> Report:

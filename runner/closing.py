@@ -17,6 +17,7 @@ import inspect
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -77,16 +78,30 @@ async def aclose_components(p: Pipeline) -> None:
         raise first
 
 
-@asynccontextmanager
-async def closing_after(p: Pipeline) -> AsyncIterator[Pipeline]:
-    """`await p.aclose()` once the block is done, unless it was interrupted (Ctrl-C, cancelled).
+@dataclass
+class Closing:
+    """What `closing_after` found when it closed the pipeline."""
 
-    The CLI's runs end this way. An interrupted run does not wait for closing: a component may
-    still be busy in an abandoned worker thread, and the process is about to end anyway.
+    error: Exception | None = None
+    """The first close hook's error, when one failed (each is also logged)."""
+
+    def message(self) -> str:
+        """`closing the pipeline failed: Type: message`, for stderr."""
+        return f"closing the pipeline failed: {type(self.error).__name__}: {self.error}"
+
+
+@asynccontextmanager
+async def closing_after(p: Pipeline) -> AsyncIterator[Closing]:
+    """`await p.aclose()` once the block has ended normally; a close error is kept, not raised.
+
+    The CLI's runs end this way, and it tells a close error (an HNSW index that could not be
+    built) after its summary. When the block raises (an error, Ctrl-C, a cancel), nothing is
+    closed: a component may still be busy in an abandoned worker thread, the process is about
+    to end, and a close error must not hide the one that ended the block.
     """
+    closing = Closing()
+    yield closing
     try:
-        yield p
-    except Exception:
         await p.aclose()
-        raise
-    await p.aclose()
+    except Exception as exc:
+        closing.error = exc

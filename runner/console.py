@@ -77,10 +77,13 @@ async def _stream_run(
     events = pipeline.stream(
         data, include_outputs_from=request.include_outputs_from, verbose=request.verbose
     )
-    async with closing_after(pipeline), aclosing(events):  # type: ignore[type-var]
+    async with closing_after(pipeline) as closing, aclosing(events):  # type: ignore[type-var]
         async for event in events:
             sink(event)
             failed = failed or event.event == "run_failed"
+    if closing.error is not None:
+        error(closing.message())
+        return EXIT_FAILED
     return EXIT_FAILED if failed else EXIT_OK
 
 

@@ -35,8 +35,10 @@ def is_glob(source: str) -> bool:
 
 
 def matched_files(pattern: str) -> list[str]:
-    """The regular files `pattern` matches, sorted (`**` spans directories)."""
-    return sorted(p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
+    """The regular files `pattern` matches, normalised (`./in/a.json` is `in/a.json`, so a
+    resumed job finds them whatever the spelling) and sorted (`**` spans directories)."""
+    found = glob.glob(pattern, recursive=True)
+    return sorted(os.path.normpath(p) for p in found if os.path.isfile(p))
 
 
 class InputFiles:

@@ -51,7 +51,7 @@ def finished_files(path: str) -> set[str]:
         event = _event_of(raw)
         found = event.get("file") if event is not None else None
         if isinstance(found, str):
-            done.add(found)
+            done.add(os.path.normpath(found))
     return done
 
 

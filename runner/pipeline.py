@@ -177,13 +177,16 @@ class Pipeline:
         """
         if self._warmed_up:
             return
+        self._warm_up_components()
+        self._warmed_up = True
+
+    def _warm_up_components(self) -> None:
         for node in self.nodes.values():
             if node.policy.executor == "process":
                 continue
             warm = getattr(node.instance, "warm_up", None)
             if callable(warm):
                 warm()
-        self._warmed_up = True
 
     @property
     def warmed_up(self) -> bool:
@@ -200,11 +203,12 @@ class Pipeline:
 
         import anyio.to_thread
 
-        await anyio.to_thread.run_sync(self.warm_up)
+        await anyio.to_thread.run_sync(self._warm_up_components)
         for node in self.nodes.values():
             warm = getattr(node.instance, "warm_up_async", None)
             if node.policy.executor != "process" and inspect.iscoroutinefunction(warm):
                 await warm()
+        self._warmed_up = True  # only now: a failed warm-up is tried again by the next run
 
     def run(
         self, data: Mapping[str, Any] | None = None, *, include_outputs_from: Iterable[str] = ()

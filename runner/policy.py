@@ -80,8 +80,9 @@ class ComponentPolicy(_Model):
     circuit_breaker: CircuitBreaker | None = None
     """Open after repeated failures; fail fast while open."""
     executor: Literal["auto", "thread", "loop", "process"] = "auto"
-    """Where a sync `run` executes: `thread` a worker thread; `loop` the event loop itself (no
-    thread hop; for components that take microseconds, since it holds up every other run);
+    """Where a sync `run` executes: `thread` a worker thread; `loop` without a thread hop: on the
+    event loop, or in the worker thread of the sync chain it follows (for components that take
+    microseconds, since on the loop it holds up every other run);
     `process` a pool of worker processes that each build and warm the component once; `auto`
     the loop for components that declare `ragrun_on_loop = True`, else a thread."""
     processes: PositiveInt | None = None

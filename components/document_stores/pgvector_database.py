@@ -66,6 +66,7 @@ class PgvectorDatabase:
         self._secret = connection_string
         self._conninfo: str | None = None
         self._ready = False
+        self._index_built = False  # hnsw_build_after_writes: built by this object's close
         self._lock = threading.Lock()
         self._pool: ConnectionPool | None = None
         self._async = ConnectionsPerLoop(self._connect_async, settings.max_connections)
@@ -234,15 +235,17 @@ class PgvectorDatabase:
     def forget_setup(self) -> None:
         """Set the table up again at the next use (after it was dropped)."""
         self._ready = False
+        self._index_built = False
 
     def build_index_after_writes(self) -> None:
         """Build the HNSW index now, if `hnsw_build_after_writes` deferred it and this object
         set the table up (a no-op when the index exists)."""
-        if not (self.settings.hnsw_build_after_writes and self._ready):
+        if not (self.settings.hnsw_build_after_writes and self._ready) or self._index_built:
             return
         with self.connection("building the HNSW index") as conn:
             self._run(conn, q.setup_lock())  # several workers closing at once build it once
             self._run(conn, q.build_hnsw_index(self.settings))
+        self._index_built = True
 
     def close(self) -> None:
         """Close the sync pool and the async connections of event loops that have ended."""

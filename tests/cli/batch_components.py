@@ -71,3 +71,15 @@ class Gate:
             if n > 8:
                 threading.Event().wait()  # held until kill -9
         return {"n": n}
+
+
+@component
+class FailsToClose:
+    """Runs fine; its `aclose` fails, as a store whose index cannot be built would."""
+
+    @component.output_types(value=int)
+    def run(self, value: int) -> dict:
+        return {"value": value}
+
+    async def aclose(self) -> None:
+        raise OSError("the index could not be built")

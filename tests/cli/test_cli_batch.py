@@ -197,3 +197,21 @@ def _drain(fd: int, chunks: list[bytes]) -> None:
             break
         chunks.append(data)
     os.close(fd)
+
+
+def test_a_failing_close_is_told_after_the_summary_and_exits_1(tmp_path) -> None:
+    p = write(
+        tmp_path / "closes.yaml",
+        "components:\n  c: {type: tests.cli.batch_components.FailsToClose}\n",
+    )
+    done = ragrun(p, "--inputs", "-", stdin='{"c": {"value": 1}}\n{"c": {"value": 2}}\n')
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert "2 ok, 0 failed" in lines[-2]  # the runs' own summary first
+    assert lines[-1] == (
+        "ragrun: closing the pipeline failed: OSError: the index could not be built"
+    )
+    assert "Traceback" not in done.stderr
+    single = ragrun(p, "-i", "c.value=1")  # a single run tells it the same way
+    assert single.returncode == 1
+    assert "closing the pipeline failed: OSError" in single.stderr

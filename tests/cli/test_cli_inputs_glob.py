@@ -106,3 +106,15 @@ async def test_a_file_gone_since_the_glob_fails_alone(tmp_path) -> None:
     assert first.ok and first.outputs == {"prompt": "Q: here?"}
     assert not second.ok and second.line == 2
     assert "cannot read" in str(second.error) and "b.json" in str(second.error)
+
+
+def test_resume_finds_finished_files_however_the_glob_is_spelled(tmp_path) -> None:
+    inputs_tree(tmp_path)
+    p = write(tmp_path / "ask.yaml", ASK)
+    out = tmp_path / "out.jsonl"
+    first = ragrun(p, "--inputs", "in/*.json", "--output", out, cwd=tmp_path)
+    assert first.returncode == 1  # e.json is not JSON
+    second = ragrun(p, "--inputs", "./in/*.json", "--output", out, "--resume", cwd=tmp_path)
+    assert "1 skipped" in second.stderr  # b.json finished; e.json runs (and fails) again
+    finished = [e["file"] for e in read(out) if e["event"] == "run_finished"]
+    assert finished == ["in/b.json"]

@@ -231,6 +231,26 @@ def test_hnsw_build_after_writes_defers_a_missing_index_to_close(
     assert later.count_documents() == 35
 
 
+def test_hnsw_build_after_writes_builds_once_per_setup(
+    new_pgvector_store: NewStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = new_pgvector_store(search_strategy="hnsw", hnsw_build_after_writes=True)
+    store.write_documents(random_documents(3))
+    database = store._database
+    assert database is not None
+    actions: list[str] = []
+    connection = database.connection
+
+    def recorded(action: str) -> Any:
+        actions.append(action)
+        return connection(action)
+
+    monkeypatch.setattr(database, "connection", recorded)
+    store.close()
+    store.close()  # Pipeline.aclose closes a store twice (its aclose, then close)
+    assert actions.count("building the HNSW index") == 1
+
+
 @pytest.mark.anyio
 async def test_hnsw_build_after_writes_through_a_pipeline_aclose(
     postgres: PostgresServer, new_pgvector_store: NewStore

@@ -94,25 +94,34 @@ def test_a_closed_pipeline_runs_again() -> None:
 
 
 @pytest.mark.anyio
-async def test_closing_after_closes_on_success_and_failure_not_on_cancel() -> None:
+async def test_closing_after_closes_only_a_block_that_ended_normally() -> None:
     import anyio
 
     from ragrun.closing import closing_after
 
     log: list[str] = []
-    async with closing_after(pipeline(log)):
+    async with closing_after(pipeline(log)) as closing:
         pass
-    assert "a.aclose" in log and "a.close" in log
+    assert "a.aclose" in log and "a.close" in log and closing.error is None
 
     log.clear()
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="the run failed"):
         async with closing_after(pipeline(log)):
             raise RuntimeError("the run failed")
-    assert "a.aclose" in log
+    assert log == []  # the block's own error stands, and nothing is closed under it
 
-    log.clear()
     with anyio.CancelScope() as scope:
         async with closing_after(pipeline(log)):
             scope.cancel()
             await anyio.sleep(1)  # cancelled here: interrupted, so nothing is closed
     assert log == []
+
+
+@pytest.mark.anyio
+async def test_closing_after_keeps_a_close_error_instead_of_raising() -> None:
+    from ragrun.closing import closing_after
+
+    async with closing_after(pipeline([], fail=True)) as closing:
+        pass
+    assert isinstance(closing.error, OSError)
+    assert closing.message() == "closing the pipeline failed: OSError: disk gone"

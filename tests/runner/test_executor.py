@@ -350,3 +350,24 @@ async def test_closing_the_stream_early_cancels_the_run() -> None:
 async def test_bad_data_raises_before_any_event() -> None:
     with pytest.raises(PipelineInputError, match="missing input 'value'"):
         await events_of(parallel(("echo", Echo())), {})
+
+
+async def test_a_failed_warm_up_async_is_tried_again_by_the_next_run() -> None:
+    @component
+    class FlakyWarmUp:
+        tries = 0
+
+        async def warm_up_async(self) -> None:
+            type(self).tries += 1
+            if type(self).tries == 1:
+                raise ConnectionError("the server is not up yet")
+
+        @component.output_types(out=int)
+        def run(self, value: int) -> dict[str, Any]:
+            return {"out": value}
+
+    p = parallel(("warm", FlakyWarmUp()))
+    with pytest.raises(PipelineRuntimeError, match="warming up the pipeline failed"):
+        await p.run_async({"value": 1})
+    assert (await p.run_async({"value": 2}))["warm"]["out"] == 2
+    assert FlakyWarmUp.tries == 2
