@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from ragrun import Document
 from ragrun.components.document_stores import persistence
 from ragrun.components.document_stores.errors import DocumentStoreError
 from ragrun.components.document_stores.in_memory import InMemoryDocumentStore
+from tests.at_once import errors_at_once
 
 
 class TestInMemoryStoreContract(StoreContract):
@@ -257,25 +257,14 @@ def test_stores_share_documents_by_index_only_when_shared() -> None:
 
 def test_concurrent_writes_from_threads(tmp_path: Path) -> None:
     store = InMemoryDocumentStore(path=str(tmp_path / "docs.store"))
-    barrier = threading.Barrier(8)
-    errors: list[BaseException] = []
 
     def write(worker: int) -> None:
-        try:
-            barrier.wait()
-            for i in range(10):
-                doc = Document(content=f"w{worker} d{i}", embedding=[float(worker), float(i)])
-                store.write_documents([doc])
-                store.embedding_retrieval([1.0, 0.0], top_k=3)
-        except BaseException as exc:  # reported below
-            errors.append(exc)
+        for i in range(10):
+            doc = Document(content=f"w{worker} d{i}", embedding=[float(worker), float(i)])
+            store.write_documents([doc])
+            store.embedding_retrieval([1.0, 0.0], top_k=3)
 
-    threads = [threading.Thread(target=write, args=(w,)) for w in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert errors_at_once(write, threads=8) == []
     assert store.count_documents() == 80
     assert InMemoryDocumentStore(path=str(tmp_path / "docs.store")).count_documents() == 80
 

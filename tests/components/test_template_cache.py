@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import threading
-
 from ragrun.components.builders.templates import TEMPLATE_CACHE_SIZE, Sandbox
+from tests.at_once import errors_at_once
 
 
 def test_a_template_is_compiled_once() -> None:
@@ -25,21 +24,10 @@ def test_the_cache_is_bounded_and_drops_the_oldest() -> None:
 
 def test_threads_filling_the_cache_at_once_do_not_break_it() -> None:
     env = Sandbox()
-    errors: list[BaseException] = []
-    start = threading.Barrier(8, timeout=30)
 
     def fill(k: int) -> None:
-        try:
-            start.wait()
-            for i in range(300):  # past the bound, so threads evict while others insert
-                assert env.compiled(f"{k}-{i} {{{{ x }}}}").render(x=1) == f"{k}-{i} 1"
-        except BaseException as exc:  # reported below, from the main thread
-            errors.append(exc)
+        for i in range(300):  # past the bound, so threads evict while others insert
+            assert env.compiled(f"{k}-{i} {{{{ x }}}}").render(x=1) == f"{k}-{i} 1"
 
-    threads = [threading.Thread(target=fill, args=(k,)) for k in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert errors_at_once(fill, threads=8) == []
     assert len(env._compiled) == TEMPLATE_CACHE_SIZE
