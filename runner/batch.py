@@ -41,7 +41,7 @@ import orjson
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from .errors import PipelineInputError, PipelineRuntimeError
-from .events import ErrorInfo, RunFailed
+from .events import ErrorInfo, Origin, RunFailed
 from .executor import Run, warm_up
 from .reorder import InOrder, in_order
 from .suggest import did_you_mean
@@ -292,9 +292,7 @@ class _Batch:
                 verbose=self.options.verbose,
                 run_id=run_id,
                 sink=events,
-                index=index,
-                line=item.line,
-                file=item.file,
+                origin=Origin(index, item.line, item.file),
                 kinds=None if self.options.verbose else SUMMARY_EVENTS,
             )
             outputs = await run.execute()
@@ -346,9 +344,8 @@ class _Batch:
 
 
 def _failed(run_id: str, index: int, item: BatchItem, exc: Exception) -> RunFailed:
-    error = ErrorInfo.of(exc)
-    where = {"line": item.line, "file": item.file}
-    return RunFailed(run=run_id, t=0.0, component=None, error=error, index=index, **where)
+    where = Origin(index, item.line, item.file).stamp()
+    return RunFailed(run=run_id, t=0.0, component=None, error=ErrorInfo.of(exc), **where)
 
 
 class _RunEvents:

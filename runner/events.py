@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -180,6 +181,27 @@ EVENT_TYPES: tuple[type[_Event], ...] = (
 E = TypeVar("E", bound=_Event)
 
 
+@dataclass(frozen=True)
+class Origin:
+    """Where a batch run's item came from, stamped on each of its events (None: not stamped)."""
+
+    index: int | None = None
+    """The item's position in the batch, from 0."""
+    line: int | None = None
+    """Its line in the inputs file (with a glob: its file's position), from 1."""
+    file: str | None = None
+    """The file that held it, with `--inputs GLOB`."""
+
+    def stamp(self) -> dict[str, Any]:
+        """The fields an event carries for this origin."""
+        fields = {"index": self.index, "line": self.line, "file": self.file}
+        return {name: value for name, value in fields.items() if value is not None}
+
+
+NOWHERE = Origin()
+"""The origin of a run that is not part of a batch."""
+
+
 class Emitter:
     """Builds the events of one run, stamping `run`, `t` and the batch position, for a sink.
 
@@ -189,9 +211,7 @@ class Emitter:
     Args:
         run_id: the run's id.
         sink: called with each event, on the event loop's thread; None to drop events.
-        index: the batch position of the run's item, if any.
-        line: the item's line in its inputs file, if any.
-        file: the file that held the item, with `--inputs GLOB`.
+        origin: where the run's batch item came from (nothing for a plain run).
         kinds: the event kinds the sink keeps (None: all); the others are not even built, and
             a run nobody watches component by component may take the executor's fast paths.
     """
@@ -201,15 +221,11 @@ class Emitter:
         run_id: str,
         sink: Callable[[Any], None] | None = None,
         *,
-        index: int | None = None,
-        line: int | None = None,
-        file: str | None = None,
+        origin: Origin = NOWHERE,
         kinds: frozenset[str] | None = None,
     ) -> None:
         self.run_id = run_id
-        self.index = index
-        self.line = line
-        self.file = file
+        self._origin = origin.stamp()
         self._sink = sink
         self._kinds = kinds
         self._t0 = time.perf_counter()
@@ -233,13 +249,7 @@ class Emitter:
             return
         if self._kinds is not None and kind_name(kind) not in self._kinds:
             return
-        stamp: dict[str, Any] = {"run": self.run_id, "t": round(self.elapsed(), 6)}
-        if self.index is not None:
-            stamp["index"] = self.index
-        if self.line is not None:
-            stamp["line"] = self.line
-        if self.file is not None:
-            stamp["file"] = self.file
+        stamp = {"run": self.run_id, "t": round(self.elapsed(), 6), **self._origin}
         self._sink(kind(**stamp, **fields))
 
 

@@ -34,6 +34,7 @@ from anyio.abc import TaskGroup
 
 from .errors import PipelineInputError, PipelineRuntimeError, PipelineStuckError
 from .events import (
+    NOWHERE,
     ComponentFailed,
     ComponentFinished,
     ComponentSkipped,
@@ -41,6 +42,7 @@ from .events import (
     Emitter,
     ErrorInfo,
     Event,
+    Origin,
     RunFailed,
     RunFinished,
     RunStarted,
@@ -162,9 +164,7 @@ class Run:
         verbose: emit `component_started` events with each component's inputs.
         run_id: the run's id (a random one by default).
         sink: receives each event; None when nobody listens (events are not even built).
-        index: batch position of this run's item, stamped on its events.
-        line: line of this run's item in its inputs file, stamped on its events.
-        file: the file that held this run's item (`--inputs GLOB`), stamped on its events.
+        origin: where this run's batch item came from, stamped on its events.
         kinds: the event kinds `sink` keeps (None: all); see `Emitter`.
 
     Raises:
@@ -180,9 +180,7 @@ class Run:
         verbose: bool = False,
         run_id: str | None = None,
         sink: Callable[[Any], None] | None = None,
-        index: int | None = None,
-        line: int | None = None,
-        file: str | None = None,
+        origin: Origin = NOWHERE,
         kinds: frozenset[str] | None = None,
     ) -> None:
         self.pipeline = p
@@ -191,9 +189,7 @@ class Run:
         self.include = _checked_include(p, include_outputs_from)
         self.state = RunState(self.graph, route_inputs(p, data))
         self.verbose = verbose
-        self.emit = Emitter(
-            run_id or new_run_id(), sink, index=index, line=line, file=file, kinds=kinds
-        )
+        self.emit = Emitter(run_id or new_run_id(), sink, origin=origin, kinds=kinds)
         self.run_id = self.emit.run_id
         self._public = _public_by_component(p)
         self._collected: dict[str, dict[str, Any]] = {}

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from ..errors import PipelineInputError
-from ..events import ErrorInfo, RunFailed
+from ..events import ErrorInfo, Origin, RunFailed
 from ..executor import Run, new_run_id
 from ..jsonl import dumps_line
 
@@ -119,8 +119,7 @@ async def _run_line(
                 verbose=options.verbose,
                 run_id=run_id,
                 sink=events,
-                index=item.index,
-                line=item.line,
+                origin=Origin(item.index, item.line),
             )
             await run.execute()
         except Exception as exc:  # isolated: the line fails, the batch goes on
@@ -130,14 +129,8 @@ async def _run_line(
 
 
 def _failed(run_id: str, item: InputLine, exc: Exception) -> RunFailed:
-    return RunFailed(
-        run=run_id,
-        t=0.0,
-        component=None,
-        error=ErrorInfo.of(exc),
-        index=item.index,
-        line=item.line,
-    )
+    where = Origin(item.index, item.line).stamp()
+    return RunFailed(run=run_id, t=0.0, component=None, error=ErrorInfo.of(exc), **where)
 
 
 class _EventBuffer:

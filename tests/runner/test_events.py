@@ -14,6 +14,7 @@ from ragrun.events import (
     Emitter,
     ErrorInfo,
     Event,
+    Origin,
     RunStarted,
     events_schema,
     parse_event,
@@ -70,7 +71,7 @@ def test_a_written_event_parses_back() -> None:
 
 def test_emitter_stamps_run_time_and_batch_position() -> None:
     seen: list[Any] = []
-    emit = Emitter("r9", seen.append, index=3, line=4)
+    emit = Emitter("r9", seen.append, origin=Origin(index=3, line=4))
     emit(Chunk, component="llm", content="The")
     [chunk] = seen
     assert (chunk.run, chunk.index, chunk.line, chunk.content) == ("r9", 3, 4, "The")
