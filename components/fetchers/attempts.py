@@ -181,15 +181,12 @@ class Attempts:
                 with limits.slot(host):
                     response = client.get(url, headers=self.headers(attempt))
             except httpx.HTTPError as exc:
-                failure = failure_of_exception(exc)
-            else:
-                if response.is_success:
-                    return response
-                failure = failure_of_response(response)
-            if not failure.transient or attempt == self.retries:
-                raise fetch_error(url, failure, attempt + 1) from failure.cause
-            time.sleep(self.backoff.delay(attempt + 1, failure.retry_after))
-        raise AssertionError("unreachable")  # the loop returns or raises
+                time.sleep(self.wait_after(url, attempt, failure_of_exception(exc)))
+                continue
+            if response.is_success:
+                return response
+            time.sleep(self.wait_after(url, attempt, failure_of_response(response)))
+        raise AssertionError("unreachable")  # the last attempt returns or raises
 
     async def get_async(
         self, client: httpx.AsyncClient, limits: AsyncHostLimits, url: str
@@ -201,12 +198,19 @@ class Attempts:
                 async with limits.slot(host):
                     response = await client.get(url, headers=self.headers(attempt))
             except httpx.HTTPError as exc:
-                failure = failure_of_exception(exc)
-            else:
-                if response.is_success:
-                    return response
-                failure = failure_of_response(response)
-            if not failure.transient or attempt == self.retries:
-                raise fetch_error(url, failure, attempt + 1) from failure.cause
-            await anyio.sleep(self.backoff.delay(attempt + 1, failure.retry_after))
-        raise AssertionError("unreachable")  # the loop returns or raises
+                await anyio.sleep(self.wait_after(url, attempt, failure_of_exception(exc)))
+                continue
+            if response.is_success:
+                return response
+            await anyio.sleep(self.wait_after(url, attempt, failure_of_response(response)))
+        raise AssertionError("unreachable")  # the last attempt returns or raises
+
+    def wait_after(self, url: str, attempt: int, failure: Failure) -> float:
+        """Seconds to wait before retrying after `failure` of attempt `attempt` (from 0).
+
+        Raises:
+            FetchError: the failure is not transient, or it was the last attempt.
+        """
+        if not failure.transient or attempt == self.retries:
+            raise fetch_error(url, failure, attempt + 1) from failure.cause
+        return self.backoff.delay(attempt + 1, failure.retry_after)
