@@ -14,6 +14,7 @@ from ragrun import Pipeline, PipelineInputError, PipelineRuntimeError, component
 from ragrun.batch import BatchItem, BatchResult
 from ragrun.reorder import in_order
 from tests.runner.overlap import CountsInFlight, Tally
+from tests.runner.warm import CountsWarmUps
 
 pytestmark = pytest.mark.anyio
 
@@ -415,20 +416,10 @@ async def test_options_are_checked_before_anything_runs() -> None:
 
 
 async def test_warm_up_runs_once_before_the_batch() -> None:
-    @component
-    class Warm:
-        calls = 0
-
-        def warm_up(self) -> None:
-            type(self).calls += 1
-
-        @component.output_types(out=int)
-        def run(self, value: int) -> dict[str, Any]:
-            return {"out": value}
-
-    results = await collect(one(Warm()), [{"value": i} for i in range(10)], concurrency=5)
+    warm = CountsWarmUps()
+    results = await collect(one(warm), [{"value": i} for i in range(10)], concurrency=5)
     assert all(r.ok for r in results)
-    assert Warm.calls == 1
+    assert warm.warm_ups == 1
 
 
 async def test_a_failing_warm_up_fails_the_batch_before_any_run() -> None:

@@ -21,6 +21,7 @@ from ragrun import (
 from ragrun.graph import Graph
 from ragrun.streaming import emit_chunk
 from tests.runner.overlap import CountsInFlight, Tally
+from tests.runner.warm import CountsWarmUps
 
 pytestmark = pytest.mark.anyio
 
@@ -199,23 +200,13 @@ def test_the_sync_api_runs_twice_on_fresh_event_loops() -> None:
 
 
 async def test_the_pipeline_warms_up_once_even_for_concurrent_first_runs() -> None:
-    @component
-    class Warm:
-        calls = 0
-
-        def warm_up(self) -> None:
-            type(self).calls += 1
-
-        @component.output_types(out=int)
-        def run(self, value: int) -> dict[str, Any]:
-            return {"out": value}
-
-    p = parallel(("warm", Warm()))
+    warm = CountsWarmUps()
+    p = parallel(("warm", warm))
     async with anyio.create_task_group() as tg:
         for i in range(5):
             tg.start_soon(p.run_async, {"value": i})
     await p.run_async({"value": 9})
-    assert Warm.calls == 1
+    assert warm.warm_ups == 1
 
 
 async def test_warm_up_async_is_awaited_once_on_the_running_loop_after_warm_up() -> None:
