@@ -69,6 +69,15 @@ class Repeat:
 
 
 @component
+class Gather:
+    """Collect many texts as a list: a Variadic input the graph tests join into."""
+
+    @component.output_types(all=list[str])
+    def run(self, texts: Variadic[str]) -> dict[str, Any]:
+        return {"all": list(texts)}
+
+
+@component
 class Concat:
     """Join many texts: a Variadic input."""
 

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from ragrun import Pipeline, PipelineValidationError, Variadic, component
+from ragrun import Pipeline, PipelineValidationError, component
+from tests.runner.sample_components import Gather
 
 
 @component
@@ -21,13 +22,6 @@ class Sink:
     @component.output_types(done=bool)
     def run(self, text: str, flag: bool = False) -> dict[str, Any]:
         return {"done": True}
-
-
-@component
-class Gather:
-    @component.output_types(all=list[str])
-    def run(self, texts: Variadic[str]) -> dict[str, Any]:
-        return {"all": list(texts)}
 
 
 def _pipeline() -> Pipeline:

@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from ragrun import Pipeline, PipelineValidationError, Variadic, component
+from ragrun import Pipeline, PipelineValidationError, component
 from ragrun.graph import Edge, Graph
+from tests.runner.sample_components import Gather
 
 
 @component
@@ -15,13 +16,6 @@ class Step:
     @component.output_types(out=str, other=str)
     def run(self, text: str, extra: str = "") -> dict[str, Any]:
         return {"out": text}
-
-
-@component
-class Gather:
-    @component.output_types(all=list[str])
-    def run(self, texts: Variadic[str]) -> dict[str, Any]:
-        return {"all": list(texts)}
 
 
 def build(names: str, *connections: str) -> Pipeline:

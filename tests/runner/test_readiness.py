@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from ragrun import Pipeline, Variadic, component
+from ragrun import Pipeline, component
 from ragrun.readiness import RunState, Skip, Status, Step
+from tests.runner.sample_components import Gather
 
 
 @component
@@ -29,13 +30,6 @@ class OptionalOnly:
     @component.output_types(out=str)
     def run(self, extra: str = "") -> dict[str, Any]:
         return {"out": extra}
-
-
-@component
-class Gather:
-    @component.output_types(all=list[str])
-    def run(self, texts: Variadic[str]) -> dict[str, Any]:
-        return {"all": list(texts)}
 
 
 KINDS = {"r": Router, "s": Step_, "o": OptionalOnly, "g": Gather}
