@@ -6,12 +6,14 @@ connection) on an ephemeral port, serving from a background thread:
 - `/html`, `/text` (Latin-1 with its charset), `/json`, `/pdf` (bytes), `/bytes` (no
   Content-Type header);
 - `/redirect/N`: a chain of N redirects ending at `/html`;
+- `/goto/QUOTED`: a 302 to the percent-decoded QUOTED, any URL (`goto(url)` builds the path);
 - `/status/CODE`: that status (`/status/429` says `Retry-After: 0`);
 - `/flaky/KEY/N`: 503 for the first N requests of KEY, then a text page;
 - `/slow` and `/slow/ANYTHING`: held at the site's gate until the test calls `release()`;
 - `/page/ANYTHING`: a text page naming its path (for many distinct URLs).
 
-The site records each request's headers and counts requests per path, connections opened, and
+The site listens on 127.0.0.1 unless told another address (`HttpSite("::1")` for IPv6).
+It records each request's headers and counts requests per path, connections opened, and
 requests in flight per host (the `Host` header without its port, so `127.0.0.1` and `localhost`
 are two hosts) with the peak of each and of their sum. A request stops counting as in flight
 just before its response is written, so a client that starts a new request after reading a
@@ -28,10 +30,11 @@ In a test::
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 HTML = b"<html><head><title>ragrun</title></head><body><p>Hello from the site.</p></body></html>"
 TEXT = "café au lait\n".encode("latin-1")
@@ -53,10 +56,10 @@ _PAGES: dict[str, _Reply] = {
 class HttpSite:
     """The site and its counters; a context manager that starts and stops the server."""
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.host = host
-        self.port = 0
-        """The bound port (an ephemeral one, known once started)."""
+        self.port = port
+        """The bound port (an ephemeral one unless given, known once started)."""
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Condition()
@@ -69,7 +72,8 @@ class HttpSite:
     def start(self) -> HttpSite:
         """Bind and serve on a daemon thread; returns once the port accepts connections."""
         if self._server is None:
-            server = _Server((self.host, 0), _Handler)
+            kind = _Server6 if ":" in self.host else _Server
+            server = kind((self.host, self.port), _Handler)
             server.site = self
             self._server, self.port = server, server.server_address[1]
             self._thread = threading.Thread(
@@ -97,7 +101,14 @@ class HttpSite:
 
     def url(self, path: str, host: str | None = None) -> str:
         """The absolute URL of `path`, on `host` (default: the address the site listens on)."""
-        return f"http://{host or self.host}:{self.port}{path}"
+        name = host or self.host
+        if ":" in name and not name.startswith("["):
+            name = f"[{name}]"
+        return f"http://{name}:{self.port}{path}"
+
+    def goto(self, target: str, host: str | None = None) -> str:
+        """The URL of a page on this site that redirects to `target`."""
+        return self.url(f"/goto/{quote(target, safe='')}", host)
 
     # -- what a test steers and reads ------------------------------------------------------
 
@@ -171,6 +182,8 @@ class HttpSite:
         if path in _PAGES:
             return _PAGES[path]
         head, _, rest = path.strip("/").partition("/")
+        if head == "goto":
+            return 302, {"Location": unquote(rest)}, b""
         if head == "redirect" and rest.isdigit():
             step = int(rest)
             target = "/html" if step <= 1 else f"/redirect/{step - 1}"
@@ -216,6 +229,10 @@ class _Server(ThreadingHTTPServer):
 
     def handle_error(self, request: object, client_address: object) -> None:
         """Stay quiet: clients that time out and hang up are part of the tests."""
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
 
 
 class _Handler(BaseHTTPRequestHandler):
