@@ -5,13 +5,15 @@ dropped, HTTP 429 and 5xx. A 404 or a malformed URL fails at once. Between attem
 doubles from `Backoff.initial` up to `Backoff.max_delay`, with jitter (so a thousand URLs
 failing together do not come back together); a `Retry-After` header, in seconds or as a date,
 is honoured up to `Backoff.max_retry_after`. Each attempt sends the next of the component's
-user agents (Haystack's rotation).
+user agents (Haystack's rotation). Each attempt follows redirects hop by hop (`redirects.py`);
+a URL or redirect that leads somewhere refused (`addresses.py`) fails at once, unretried.
 
 What is raised when every attempt failed::
 
-    FetchError (RagrunError)          status_code, transient, attempts, retry_after
+    FetchError (RagrunError)          url, status_code, transient, attempts, retry_after
     ├── FetchTimeoutError             also a TimeoutError
-    └── FetchConnectionError          also a ConnectionError
+    ├── FetchConnectionError          also a ConnectionError
+    └── FetchRefusedError             the URL, or a redirect, leads to a refused address
 
 The built-in exception bases and `status_code` let the engine's `retry` policy (and a user's
 `except TimeoutError`) recognise transient failures without knowing this module.
@@ -32,7 +34,10 @@ import httpx
 
 from ragrun import RagrunError
 
+from .addresses import DestinationRefused
 from .hosts import AsyncHostLimits, ThreadHostLimits
+from .redirects import FETCHED_SCHEMES, Hops
+from .userinfo import has_credentials, without_credentials
 
 Headers = Callable[[int], dict[str, str]]
 """The headers of attempt number n (0 for the first)."""
@@ -48,14 +53,15 @@ class Failure:
     retry_after: float | None = None
     cause: BaseException | None = None
     hint: str = ""
-    kind: Literal["timeout", "connection", "other"] = "other"
+    kind: Literal["timeout", "connection", "refused", "other"] = "other"
 
 
 class FetchError(RagrunError):
     """A URL could not be fetched; raised by LinkContentFetcher for a single URL.
 
     Attributes:
-        url: the URL asked for.
+        url: the URL asked for, without its `user:password@` (never shown, here or in the
+            message).
         status_code: the last HTTP status received, None when no response came.
         transient: whether the last failure was of a kind worth retrying later.
         attempts: how many requests were made.
@@ -63,6 +69,7 @@ class FetchError(RagrunError):
     """
 
     def __init__(self, url: str, failure: Failure, attempts: int) -> None:
+        url = without_credentials(url)
         self.url = url
         self.status_code = failure.status_code
         self.transient = failure.transient
@@ -81,12 +88,22 @@ class FetchConnectionError(FetchError, ConnectionError):
     """The last attempt at a URL could not connect, or the server dropped the connection."""
 
 
+class FetchRefusedError(FetchError):
+    """The URL, or a redirect from it, leads to an address or scheme that is not fetched.
+
+    Never transient: another attempt would be refused the same way. The message says which
+    address and why ("resolves to 127.0.0.1, a loopback address") and how to allow it.
+    """
+
+
 def fetch_error(url: str, failure: Failure, attempts: int) -> FetchError:
     """The FetchError subclass that fits the failure."""
     if failure.kind == "timeout":
         return FetchTimeoutError(url, failure, attempts)
     if failure.kind == "connection":
         return FetchConnectionError(url, failure, attempts)
+    if failure.kind == "refused":
+        return FetchRefusedError(url, failure, attempts)
     return FetchError(url, failure, attempts)
 
 
@@ -111,9 +128,12 @@ def host_of(url: str) -> str:
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError) as exc:
-        raise FetchError(str(url), Failure(f"not a valid URL ({exc})", False), 0) from None
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        reason = "only http:// and https:// URLs with a host can be fetched"
+        # httpx's reason may quote the part of the URL it choked on: a password, perhaps
+        detail = "" if has_credentials(str(url)) else f" ({exc})"
+        raise FetchError(str(url), Failure(f"not a valid URL{detail}", False), 0) from None
+    if parsed.scheme not in FETCHED_SCHEMES or not parsed.host:
+        found = f"{parsed.scheme}: URLs are never fetched; " if parsed.scheme else ""
+        reason = f"{found}only http:// and https:// URLs with a host can be fetched"
         raise FetchError(url, Failure(reason, False), 0)
     return parsed.host.lower()
 
@@ -135,7 +155,9 @@ def failure_of_response(response: httpx.Response) -> Failure:
 
 
 def failure_of_exception(exc: Exception) -> Failure:
-    """The failure an exception raised by httpx stands for."""
+    """The failure an exception raised by httpx (or by the address check) stands for."""
+    if isinstance(exc, DestinationRefused):
+        return Failure(_refusal_reason(exc), False, hint=exc.hint, kind="refused")
     name = type(exc).__name__
     if isinstance(exc, httpx.TimeoutException):
         hint = "raise `timeout` (seconds per network operation) if the server is slow"
@@ -148,6 +170,12 @@ def failure_of_exception(exc: Exception) -> Failure:
         # ConnectError, ReadError, WriteError, RemoteProtocolError (a dropped connection)
         return Failure(f"connection failed ({name}: {exc})", True, cause=exc, kind="connection")
     return Failure(f"{name}: {exc}", False, cause=exc)
+
+
+def _refusal_reason(exc: DestinationRefused) -> str:
+    if exc.redirected_to is None:
+        return exc.reason
+    return f"it redirects to {exc.redirected_to}, and {exc.reason}"
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -172,15 +200,31 @@ class Attempts:
     retries: int
     backoff: Backoff
     headers: Headers
+    hops: Hops
+    """What one attempt is: a GET and its redirects, each hop checked."""
+
+    def check(self, url: str) -> str:
+        """The host of `url`, once it is known to be fetchable at all; nothing is sent.
+
+        Raises:
+            FetchError: not a URL httpx can fetch.
+            FetchRefusedError: its scheme or its (literal) address is refused.
+        """
+        host = host_of(url)
+        try:
+            self.hops.check(httpx.URL(url))
+        except DestinationRefused as exc:
+            raise fetch_error(url, failure_of_exception(exc), 0) from None
+        return host
 
     def get(self, client: httpx.Client, limits: ThreadHostLimits, url: str) -> httpx.Response:
         """GET `url` with retries, on a worker thread; raises FetchError when all failed."""
-        host = host_of(url)
+        host = self.check(url)
         for attempt in range(self.retries + 1):
             try:
                 with limits.slot(host):
-                    response = client.get(url, headers=self.headers(attempt))
-            except httpx.HTTPError as exc:
+                    response = self.hops.get(client, url, self.headers(attempt))
+            except (httpx.HTTPError, DestinationRefused) as exc:
                 time.sleep(self.wait_after(url, attempt, failure_of_exception(exc)))
                 continue
             if response.is_success:
@@ -192,12 +236,12 @@ class Attempts:
         self, client: httpx.AsyncClient, limits: AsyncHostLimits, url: str
     ) -> httpx.Response:
         """`get` on the event loop."""
-        host = host_of(url)
+        host = self.check(url)
         for attempt in range(self.retries + 1):
             try:
                 async with limits.slot(host):
-                    response = await client.get(url, headers=self.headers(attempt))
-            except httpx.HTTPError as exc:
+                    response = await self.hops.get_async(client, url, self.headers(attempt))
+            except (httpx.HTTPError, DestinationRefused) as exc:
                 await anyio.sleep(self.wait_after(url, attempt, failure_of_exception(exc)))
                 continue
             if response.is_success:

@@ -2,7 +2,9 @@
 
 Built for ingesting thousands of URLs: `run_async` fetches them all at once over one pooled
 httpx client, never more than `per_host_concurrency` requests in flight to one host nor
-`max_connections` in all. The retry rules are in `attempts.py`, the limits in `hosts.py`.
+`max_connections` in all. The retry rules are in `attempts.py`, the limits in `hosts.py`,
+what may be fetched in `addresses.py` (checked before each request, `redirects.py`, and at
+each connection, `backends.py` and `transports.py`), the credentials' hiding in `userinfo.py`.
 """
 
 from __future__ import annotations
@@ -21,20 +23,26 @@ import httpx
 
 from ragrun import ByteStream, component
 
+from .addresses import AddressPolicy
 from .attempts import (
     Attempts,
     Backoff,
     FetchConnectionError,
     FetchError,
+    FetchRefusedError,
     FetchTimeoutError,
 )
 from .hosts import AsyncHostLimits, ThreadHostLimits
+from .redirects import Hops
+from .transports import routing
+from .userinfo import without_credentials
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "FetchConnectionError",
     "FetchError",
+    "FetchRefusedError",
     "FetchTimeoutError",
     "LinkContentFetcher",
 ]
@@ -62,10 +70,19 @@ class LinkContentFetcher:
     charset in the Content-Type goes to `meta["encoding"]`, which the converters use to
     decode the text; after redirects, `meta["final_url"]` says where the content came from.
 
+    What is fetched: http and https URLs of public addresses. A URL or redirect to a loopback,
+    private, link-local (cloud metadata), unspecified, multicast or reserved address, given
+    literally in any spelling or reached through a name that resolves there, fails with
+    `FetchRefusedError` before anything is sent to it, unless `allowed_hosts` lists it or
+    `allow_private_hosts` is set. The connection goes to the very address that was checked.
+    `user:password@` in a URL is sent as Basic authentication to that URL's origin only, and
+    never shown: `meta["url"]`, `meta["final_url"]` and every message leave it out.
+
     Failures, as in Haystack: with one URL and `raise_on_failure`, a failed fetch raises
     `FetchError` (which names the URL, the reason and the attempts made; a timeout raises
     `FetchTimeoutError`, also a `TimeoutError`, and a connection failure
-    `FetchConnectionError`, also a `ConnectionError`); with several URLs,
+    `FetchConnectionError`, also a `ConnectionError`, and a refused destination
+    `FetchRefusedError`); with several URLs,
     failed ones are logged and left out. With `raise_on_failure=False`, a failed URL gives an
     empty ByteStream whose `meta["fetch_error"]` says why.
 
@@ -82,11 +99,20 @@ class LinkContentFetcher:
             warning and HTTP/1.1.
         client_kwargs: more arguments for the httpx clients (`verify`, `proxy`, `headers`,
             `max_redirects`, ...); they win over the settings derived from the parameters.
+            `follow_redirects` is this component's own parameter; `transport` and `mounts`
+            would bypass the address check, so they need `allow_private_hosts`. Through a
+            `proxy` the proxy connects: only literal addresses are checked.
         request_headers: headers sent with every request (the rotating User-Agent wins).
         max_connections: connections open at once over all hosts (the pool's size).
         per_host_concurrency: requests in flight at once to one host, shared by every call
             of this component.
-        follow_redirects: follow redirects; when False a redirect is a failure.
+        follow_redirects: follow redirects (each target checked, at most `max_redirects`
+            of them, 20 by default); when False a redirect is a failure.
+        allow_private_hosts: fetch any address, private ones included (for a trusted list
+            of URLs on your own network); off by default.
+        allowed_hosts: hosts fetched although private: names (`intranet.example`, or
+            `*.corp.example` for its subdomains; fetched whatever they resolve to),
+            addresses (`127.0.0.1`, `::1`) and networks (`10.0.0.0/8`).
     """
 
     def __init__(
@@ -101,6 +127,8 @@ class LinkContentFetcher:
         max_connections: int = 100,
         per_host_concurrency: int = 8,
         follow_redirects: bool = True,
+        allow_private_hosts: bool = False,
+        allowed_hosts: list[str] | None = None,
     ) -> None:
         _check_positive(
             timeout=timeout,
@@ -111,6 +139,7 @@ class LinkContentFetcher:
             raise ValueError(f"retry_attempts must be 0 or more, got {retry_attempts}")
         if user_agents is not None and not user_agents:
             raise ValueError("user_agents must name at least one user agent, or be left out")
+        _check_client_kwargs(client_kwargs or {}, allow_private_hosts)
         self.raise_on_failure = raise_on_failure
         self.user_agents = list(user_agents or [DEFAULT_USER_AGENT])
         self.retry_attempts = retry_attempts
@@ -121,7 +150,11 @@ class LinkContentFetcher:
         self.max_connections = max_connections
         self.per_host_concurrency = per_host_concurrency
         self.follow_redirects = follow_redirects
-        self._attempts = Attempts(retry_attempts, Backoff(), self._headers)
+        self.allow_private_hosts = allow_private_hosts
+        self.allowed_hosts = list(allowed_hosts or [])
+        self._policy = AddressPolicy.of(allow_private_hosts, self.allowed_hosts)
+        hops = Hops(follow_redirects, self._policy)
+        self._attempts = Attempts(retry_attempts, Backoff(), self._headers, hops)
         self._lock = threading.Lock()  # worker threads may make the first call together
         self._client: httpx.Client | None = None
         self._limits = ThreadHostLimits(per_host_concurrency, max_connections)
@@ -156,23 +189,26 @@ class LinkContentFetcher:
     def _sync_client(self) -> httpx.Client:
         with self._lock:
             if self._client is None:
-                self._client = httpx.Client(**self._client_settings())
+                self._client = httpx.Client(**self._client_settings(asynchronous=False))
             return self._client
 
     def _loop_client(self) -> _LoopClient:
         loop = asyncio.get_running_loop()
         if self._async is None or self._async.loop is not loop:
             # A client left by an earlier loop is dropped, not closed: its loop is gone.
-            client = httpx.AsyncClient(**self._client_settings())
+            client = httpx.AsyncClient(**self._client_settings(asynchronous=True))
             limits = AsyncHostLimits(self.per_host_concurrency, self.max_connections)
             self._async = _LoopClient(loop, client, limits)
         return self._async
 
-    def _client_settings(self) -> dict[str, Any]:
-        """httpx client arguments: those derived from the init parameters, then client_kwargs."""
+    def _client_settings(self, asynchronous: bool) -> dict[str, Any]:
+        """httpx client arguments: those derived from the init parameters, then client_kwargs.
+
+        The client never follows redirects itself (`Hops` does, checking each), and connects
+        through the checked transport unless client_kwargs bring their own.
+        """
         settings: dict[str, Any] = {
             "timeout": httpx.Timeout(self.timeout, pool=None),
-            "follow_redirects": self.follow_redirects,
             "limits": httpx.Limits(
                 max_connections=self.max_connections,
                 max_keepalive_connections=self.max_connections,
@@ -181,7 +217,10 @@ class LinkContentFetcher:
         }
         extra = dict(self.client_kwargs)
         headers = {"Accept": "*/*", **dict(extra.pop("headers", None) or {})}
-        return {**settings, **extra, "headers": headers}
+        merged = {**settings, **extra, "headers": headers, "follow_redirects": False}
+        if "transport" not in extra and "mounts" not in extra:
+            merged.update(routing(self._policy, merged, asynchronous))
+        return merged
 
     def _headers(self, attempt: int) -> dict[str, str]:
         user_agent = self.user_agents[attempt % len(self.user_agents)]
@@ -253,7 +292,8 @@ class LinkContentFetcher:
                 logger.warning("%s; skipping it", result)
             else:
                 logger.warning("%s; returning an empty stream", result)
-                streams.append(ByteStream(data=b"", meta={"url": url, "fetch_error": str(result)}))
+                meta = {"url": without_credentials(url), "fetch_error": str(result)}
+                streams.append(ByteStream(data=b"", meta=meta))
         return streams
 
 
@@ -273,12 +313,12 @@ def _to_stream(url: str, response: httpx.Response) -> ByteStream:
     header = response.headers.get("Content-Type", "")
     mime = header.partition(";")[0]
     mime = mime.strip().lower() or _guess_type(url)
-    meta: dict[str, Any] = {"url": url, "content_type": mime}
+    meta: dict[str, Any] = {"url": without_credentials(url), "content_type": mime}
     charset = response.charset_encoding
     if charset:
         meta["encoding"] = charset
     if response.history:
-        meta["final_url"] = str(response.url)
+        meta["final_url"] = without_credentials(str(response.url))
     return ByteStream(data=response.content, meta=meta, mime_type=mime)
 
 
@@ -304,6 +344,22 @@ def _check_urls(urls: Any) -> None:
         raise TypeError(
             f"LinkContentFetcher.run takes a list of URLs, got {type(urls).__name__}; "
             "wrap a single URL in a list: urls=[url]"
+        )
+
+
+def _check_client_kwargs(client_kwargs: dict[str, Any], allow_private_hosts: bool) -> None:
+    """Refuse client arguments that would let the client go where the checks cannot see."""
+    if "follow_redirects" in client_kwargs:
+        raise ValueError(
+            "LinkContentFetcher: set follow_redirects as the component's own init parameter, "
+            "not in client_kwargs (the component follows redirects itself, checking each)"
+        )
+    bypass = sorted({"transport", "mounts"} & set(client_kwargs))
+    if bypass and not allow_private_hosts:
+        raise ValueError(
+            f"LinkContentFetcher: client_kwargs {' and '.join(bypass)} replace the transport "
+            "that checks each address the fetcher connects to; set allow_private_hosts: true "
+            "to take that check on yourself"
         )
 
 

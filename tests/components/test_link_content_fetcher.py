@@ -1,4 +1,9 @@
-"""LinkContentFetcher against a real HTTP server on 127.0.0.1 (`tests.fakes.http_site`)."""
+"""LinkContentFetcher against a real HTTP server on 127.0.0.1 (`tests.fakes.http_site`).
+
+The site is on a loopback address, which LinkContentFetcher refuses by default, so every
+fetcher built here allows it explicitly (`SITE_HOSTS`); the refusals themselves are tested in
+test_link_content_fetcher_ssrf.py.
+"""
 
 from __future__ import annotations
 
@@ -35,6 +40,9 @@ from tests.fakes.http_site import HTML, JSON, PDF, TEXT, HttpSite
 
 Make = Callable[..., LinkContentFetcher]
 
+SITE_HOSTS = ["127.0.0.1", "localhost"]
+"""The test site's hosts, allowed by every fetcher of this module."""
+
 
 @pytest.fixture(scope="module")
 def site_session() -> Iterator[HttpSite]:
@@ -56,7 +64,7 @@ def make() -> Iterator[Make]:
     built: list[LinkContentFetcher] = []
 
     def build(**kwargs: Any) -> LinkContentFetcher:
-        built.append(LinkContentFetcher(**kwargs))
+        built.append(LinkContentFetcher(**{"allowed_hosts": SITE_HOSTS, **kwargs}))
         return built[-1]
 
     yield build
@@ -70,7 +78,7 @@ async def amake() -> AsyncIterator[Make]:
     built: list[LinkContentFetcher] = []
 
     def build(**kwargs: Any) -> LinkContentFetcher:
-        built.append(LinkContentFetcher(**kwargs))
+        built.append(LinkContentFetcher(**{"allowed_hosts": SITE_HOSTS, **kwargs}))
         return built[-1]
 
     yield build
