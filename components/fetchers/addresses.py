@@ -62,8 +62,8 @@ _REFUSED_V4: tuple[tuple[str, str], ...] = (
 
 _REFUSED_V6: tuple[tuple[str, str], ...] = (
     ("::1/128", "a loopback address"),
+    ("64:ff9b:1::/48", _PRIVATE),  # local-use NAT64 (the well-known 64:ff9b::/96 carries IPv4)
     ("::/8", _RESERVED),  # IPv4-compatible and other IETF-reserved forms
-    ("64:ff9b:1::/48", _PRIVATE),  # local-use NAT64
     ("100::/64", _RESERVED),  # discard-only
     ("2001::/23", _RESERVED),  # IETF protocol assignments, Teredo among them
     ("2001:db8::/32", _DOCUMENTATION),

@@ -247,6 +247,26 @@ def test_a_name_resolving_to_the_site_is_refused_unseen(
     assert untouched(site)
 
 
+def test_a_refusal_is_not_retried(site: HttpSite, fetch: Fetch, dns: FakeDns) -> None:
+    dns.answers["loopback.test"] = ["127.0.0.1"]
+    with pytest.raises(FetchRefusedError) as info:
+        fetch([site.url("/html", host="loopback.test")], retry_attempts=3)
+    assert info.value.attempts == 1 and dns.asked["loopback.test"] == 1
+
+
+def test_refusals_are_reported_like_other_failures(
+    site: HttpSite, fetch: Fetch, caplog: pytest.LogCaptureFixture
+) -> None:
+    refused, fine = site.url("/html"), site.url("/json", host="localhost")
+    with caplog.at_level(logging.WARNING):
+        kept = fetch([refused, fine], allowed_hosts=["localhost"])
+        empty, fetched = fetch([refused, fine], allowed_hosts=["localhost"], raise_on_failure=False)
+    assert [s.meta["url"] for s in kept] == [fine]  # several URLs: logged and left out
+    assert f"could not fetch {refused}: 127.0.0.1 is a loopback address" in caplog.text
+    assert empty.data == b"" and "127.0.0.1 is a loopback address" in empty.meta["fetch_error"]
+    assert fetched.meta["url"] == fine and site.requests["/html"] == 0
+
+
 # -- the connection goes to the address that was checked -------------------------------------
 
 
