@@ -211,3 +211,14 @@ def test_the_checked_transport_connects_through_the_guard() -> None:
     assert isinstance(sync._pool._network_backend, GuardedBackend)
     assert isinstance(asynchronous._pool._network_backend, AsyncGuardedBackend)
     sync.close()
+
+
+def test_an_httpx_without_the_pool_fails_loudly_rather_than_unchecked() -> None:
+    from ragrun.components.fetchers.transports import _swap_backend
+
+    class Elsewhere(httpx.HTTPTransport):
+        def __init__(self) -> None:  # a transport that keeps its pool under another name
+            pass
+
+    with pytest.raises(RuntimeError, match="checks each address it connects to"):
+        _swap_backend(Elsewhere(), lambda inner: inner)

@@ -17,14 +17,17 @@ import asyncio
 import base64
 import logging
 import re
+import shutil
 import socket
+import ssl
+import subprocess
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from ragrun import ByteStream, Pipeline
+from ragrun import ByteStream, Pipeline, PipelineValidationError
 from ragrun.components.fetchers.link_content import (
     FetchError,
     FetchRefusedError,
@@ -293,6 +296,59 @@ def test_dns_rebinding_cannot_switch_the_address_after_the_check(
     assert untouched(site)
 
 
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A self-signed certificate for the name `localhost` (and no address): (cert, key)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = str(folder / "cert.pem"), str(folder / "key.pem")
+    command = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost".split()
+    command += ["-addext", "subjectAltName=DNS:localhost", "-keyout", key, "-out", cert]
+    subprocess.run(
+        command,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return cert, key
+
+
+@pytest.fixture
+def tls_site(certificate: tuple[str, str]) -> Iterator[HttpSite]:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(*certificate)
+    with HttpSite(tls=context) as site:
+        yield site
+
+
+@pytest.mark.parametrize(
+    ("host", "fetched"), [("localhost", True), ("tls.test", False)], ids=["name", "other-name"]
+)
+def test_tls_still_checks_the_name_on_a_pinned_connection(
+    tls_site: HttpSite,
+    certificate: tuple[str, str],
+    fetch: Fetch,
+    dns: FakeDns,
+    host: str,
+    fetched: bool,
+) -> None:
+    # The connection goes to the checked address, 127.0.0.1, which the certificate does not
+    # name: the handshake succeeds only because the URL's name is what TLS verifies (and SNI).
+    dns.answers["tls.test"] = ["127.0.0.1"]
+    verify = ssl.create_default_context(cafile=certificate[0])
+    url = tls_site.url("/html", host=host)
+    options = {"allowed_hosts": ["127.0.0.1"], "client_kwargs": {"verify": verify}}
+    if fetched:
+        (stream,) = fetch([url], **options)
+        assert stream.data == HTML
+    else:
+        with pytest.raises(
+            FetchError, match=r"CERTIFICATE_VERIFY_FAILED|certificate verify failed"
+        ):
+            fetch([url], **options)
+
+
 # -- redirects -------------------------------------------------------------------------------
 
 REDIRECT_TARGETS = [
@@ -476,6 +532,17 @@ def test_yaml_can_allow_hosts() -> None:
     fetcher = pipeline.get_component("fetch")
     assert fetcher.allowed_hosts == ["127.0.0.1", "*.corp.example", "10.0.0.0/8"]
     assert "allowed_hosts" in pipeline.dumps()
+
+
+def test_a_malformed_entry_in_yaml_is_a_located_load_error() -> None:
+    text = (
+        "components:\n  fetch:\n    type: LinkContentFetcher\n    init_parameters:\n"
+        "      allowed_hosts: ['http://wiki']\n"
+    )
+    with pytest.raises(PipelineValidationError) as info:
+        Pipeline.loads(text, source="p.yaml")
+    assert str(info.value).startswith("p.yaml:4:5: components.fetch.init_parameters: ")
+    assert "'http://wiki' is not a host name, an address or a network" in str(info.value)
 
 
 # -- proxies ---------------------------------------------------------------------------------

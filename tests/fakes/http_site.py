@@ -12,7 +12,8 @@ connection) on an ephemeral port, serving from a background thread:
 - `/slow` and `/slow/ANYTHING`: held at the site's gate until the test calls `release()`;
 - `/page/ANYTHING`: a text page naming its path (for many distinct URLs).
 
-The site listens on 127.0.0.1 unless told another address (`HttpSite("::1")` for IPv6).
+The site listens on 127.0.0.1 unless told another address (`HttpSite("::1")` for IPv6), over
+HTTPS when given a server-side `ssl.SSLContext` (`tls=`).
 It records each request's headers and counts requests per path, connections opened, and
 requests in flight per host (the `Host` header without its port, so `127.0.0.1` and `localhost`
 are two hosts) with the peak of each and of their sum. A request stops counting as in flight
@@ -31,6 +32,7 @@ In a test::
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -56,8 +58,11 @@ _PAGES: dict[str, _Reply] = {
 class HttpSite:
     """The site and its counters; a context manager that starts and stops the server."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.host = host
+        self.tls = tls
         self.port = port
         """The bound port (an ephemeral one unless given, known once started)."""
         self._server: ThreadingHTTPServer | None = None
@@ -74,6 +79,8 @@ class HttpSite:
         if self._server is None:
             kind = _Server6 if ":" in self.host else _Server
             server = kind((self.host, self.port), _Handler)
+            if self.tls is not None:
+                server.socket = self.tls.wrap_socket(server.socket, server_side=True)
             server.site = self
             self._server, self.port = server, server.server_address[1]
             self._thread = threading.Thread(
@@ -104,7 +111,8 @@ class HttpSite:
         name = host or self.host
         if ":" in name and not name.startswith("["):
             name = f"[{name}]"
-        return f"http://{name}:{self.port}{path}"
+        scheme = "http" if self.tls is None else "https"
+        return f"{scheme}://{name}:{self.port}{path}"
 
     def goto(self, target: str, host: str | None = None) -> str:
         """The URL of a page on this site that redirects to `target`."""
