@@ -39,9 +39,7 @@ class Hops:
             DestinationRefused: saying what was refused.
         """
         if url.scheme not in FETCHED_SCHEMES:
-            raise DestinationRefused(
-                f"{url.scheme or 'a schemeless'}: URLs are never fetched, only http: and https:"
-            )
+            raise DestinationRefused(f"{url.scheme}: URLs are never fetched, only http: and https:")
         self.policy.check_literal(url.host)
 
     def get(self, client: httpx.Client, url: str, headers: dict[str, str]) -> httpx.Response:
