@@ -4,8 +4,8 @@ ragrun gives httpx its transport instead of letting httpx build one: httpx's own
 `HTTPTransport` (so verify, cert, HTTP/2 and the pool limits behave as in httpx), whose httpcore
 pool connects through `backends.GuardedBackend`. httpx has no public way to choose the pool's
 network backend, so it is swapped on the pool the transport built (`_pool._network_backend`, as
-in httpx 0.23 to 0.29); should a future httpx lay this out differently, building the client
-fails with a clear error rather than fetching unchecked.
+in httpx 0.27 to 0.29 over httpcore 1); should another httpx lay this out differently,
+building the client fails with a clear error rather than fetching unchecked.
 
 Giving httpx a transport turns off its reading of `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY` and
 `NO_PROXY`, so they are read here, with the meaning httpx (and curl) give them, and mounted: a
