@@ -20,7 +20,6 @@ float (an integer of 20 digits or more), so the bounds cost next to nothing on g
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import orjson
@@ -33,7 +32,10 @@ MAX_DEPTH = 100
 """The most levels of nested arrays and objects a run's JSON text may hold."""
 
 
-_LONG_INTEGER = re.compile(rb"[0-9]{20}")  # orjson would read such an integer as a float
+# Digits as "0", everything else as a space: a run of 20 zeros is an integer orjson would read
+# as a float (a byte translation and a substring search cost far less than a regex here).
+_DIGIT_RUNS = bytes(48 if 48 <= byte <= 57 else 32 for byte in range(256))
+_LONG_INTEGER = b"0" * 20
 
 
 def parse_object(text: str | bytes | bytearray | memoryview, where: str) -> dict[str, Any]:
@@ -64,20 +66,21 @@ def parse_json(
     raw = _as_bytes(text, where)
     if len(raw) > MAX_TEXT_BYTES:
         raise PipelineInputError(too_long(where, len(raw)))
-    if _LONG_INTEGER.search(raw) is None:
+    if _LONG_INTEGER not in raw.translate(_DIGIT_RUNS):
         try:
             value = orjson.loads(raw)
         except orjson.JSONDecodeError:
-            value = _parse_slowly(raw, where, or_text)
+            pass
         else:
-            if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH:
-                _check(value, where, strings=False)
+            if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and _deeper_than_limit(value):
+                raise PipelineInputError(_too_deep(where))
             return value
-    else:
-        value = _parse_slowly(raw, where, or_text)
+    value = _parse_slowly(raw, where, or_text)
     if value is _NOT_JSON:
         return text if isinstance(text, str) else raw.decode("utf-8")
-    _check(value, where, strings=True)
+    if _deeper_than_limit(value):
+        raise PipelineInputError(_too_deep(where))
+    _check_text(value, where)
     return value
 
 
@@ -129,29 +132,37 @@ def _parse_slowly(raw: bytes, where: str, or_text: bool) -> Any:
         raise PipelineInputError(f"{where} is not valid JSON: {exc}") from None
 
 
-def _check(value: Any, where: str, *, strings: bool) -> None:
-    """Refuse nesting deeper than `MAX_DEPTH` and (with `strings`) lone surrogates.
+def _deeper_than_limit(value: Any) -> bool:
+    """Whether `value` nests more than `MAX_DEPTH` levels (level by level: no recursion)."""
+    level = [value] if type(value) is dict or type(value) is list else []
+    for _ in range(MAX_DEPTH):
+        below = [
+            child
+            for item in level
+            for child in (item.values() if type(item) is dict else item)
+            if type(child) is dict or type(child) is list
+        ]
+        if not below:
+            return False
+        level = below
+    return bool(level)
 
-    Iterative, so a value nested too deep cannot exhaust the stack that checks it.
-    """
-    stack: list[tuple[Any, int, str]] = [(value, 0, "")]
+
+def _check_text(value: Any, where: str) -> None:
+    """Refuse lone surrogates in strings and keys, naming where (`value` is known shallow)."""
+    stack: list[tuple[Any, str]] = [(value, "")]
     while stack:
-        item, depth, path = stack.pop()
+        item, path = stack.pop()
         if isinstance(item, str):
-            if strings and not _is_text(item):
+            if not _is_text(item):
                 raise PipelineInputError(_surrogate(where, path))
-            continue
-        if not isinstance(item, dict | list):
-            continue
-        if depth >= MAX_DEPTH:
-            raise PipelineInputError(_too_deep(where))
-        if isinstance(item, dict):
+        elif isinstance(item, dict):
             for key, child in item.items():
-                if strings and not _is_text(key):
+                if not _is_text(key):
                     raise PipelineInputError(_surrogate(where, path, key=True))
-                stack.append((child, depth + 1, f"{path}.{key}" if path else key))
-        else:
-            stack.extend((child, depth + 1, f"{path}[{i}]") for i, child in enumerate(item))
+                stack.append((child, f"{path}.{key}" if path else key))
+        elif isinstance(item, list):
+            stack.extend((child, f"{path}[{i}]") for i, child in enumerate(item))
 
 
 def _is_text(text: str) -> bool:

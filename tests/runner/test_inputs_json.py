@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ragrun.errors import PipelineInputError
 from ragrun.inputs_json import MAX_DEPTH, MAX_TEXT_BYTES, parse_json, parse_object
@@ -112,3 +114,47 @@ def test_or_text_returns_text_that_is_not_json_but_refuses_what_breaks_the_bound
         parse_json("[" * 500 + "]" * 500, "-i q", or_text=True)
     with pytest.raises(PipelineInputError, match="not valid UTF-8 text"):
         parse_json("caf\udce9", "-i q", or_text=True)
+
+
+_JSON_PIECES = st.sampled_from(
+    [
+        "{",
+        "}",
+        "[",
+        "]",
+        ",",
+        ":",
+        '"a"',
+        '"\\ud800"',
+        '"\\udc00"',
+        "1e400",
+        "NaN",
+        "-0",
+        "9" * 25,
+        "null",
+        "true",
+        " ",
+        "\\",
+        '"',
+        "\xff",
+        "\xed\xa0\x80",
+        "é",
+        "\x00",
+    ]
+)
+_JSONISH = st.lists(_JSON_PIECES, max_size=60).map(lambda parts: "".join(parts))
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.one_of(st.binary(max_size=200), _JSONISH.map(lambda s: s.encode("utf-8", "surrogatepass")))
+)
+def test_any_bytes_are_read_or_refused_as_an_input_error_never_another(raw: bytes) -> None:
+    """The fuzz property: whatever a line holds, the result is an object or a located input
+    error, never another exception (the batch would lose the line's accounting)."""
+    try:
+        value = parse_object(raw, "line 1")
+    except PipelineInputError as exc:
+        assert str(exc).startswith("line 1")
+    else:
+        assert isinstance(value, dict)
