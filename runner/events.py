@@ -266,10 +266,15 @@ class Emitter:
         """Build an event of type `kind` from `fields` and send it to the sink."""
         if self._sink is None:
             return
+        if self._streams:  # held-back chunk text goes out before its stream's end, even unkept
+            self._flush_before(kind, fields)
         if self._kinds is not None and kind_name(kind) not in self._kinds:
             return
-        if redaction.active() and not self._redact(kind, fields):
-            return
+        if kind is Chunk and redaction.active():
+            stream = self._streams.setdefault(fields["component"], redaction.StreamRedactor())
+            fields["content"] = stream.feed(fields["content"])
+            if not fields["content"]:  # all held back until the next chunk tells
+                return
         self._send(kind, fields)
 
     def _send(self, kind: type[E], fields: dict[str, Any]) -> None:
@@ -277,28 +282,20 @@ class Emitter:
         stamp = {"run": self.run_id, "t": round(self.elapsed(), 6), **self._origin}
         self._sink(kind(**stamp, **fields))
 
-    def _redact(self, kind: type[_Event], fields: dict[str, Any]) -> bool:
-        """Redact a chunk's text across chunks; False when all of it is held back for now.
-
-        Before the event that ends a component's stream (its `component_finished` or
-        `component_failed`, or the run's end), what its chunks held back goes out as one chunk.
-        """
-        if kind is Chunk:
-            stream = self._streams.setdefault(fields["component"], redaction.StreamRedactor())
-            fields["content"] = stream.feed(fields["content"])
-            return bool(fields["content"])
+    def _flush_before(self, kind: type[_Event], fields: dict[str, Any]) -> None:
+        """Send what a component's chunks held back (as one chunk) before the event that ends
+        its stream: its `component_finished` or `component_failed`, or the run's end."""
         if kind in (ComponentFinished, ComponentFailed):
-            self._flush(fields["component"])
+            ended = [fields["component"]]
         elif kind in (RunFinished, RunFailed):
-            for component in list(self._streams):
-                self._flush(component)
-        return True
-
-    def _flush(self, component: str) -> None:
-        stream = self._streams.pop(component, None)
-        rest = stream.flush() if stream is not None else ""
-        if rest:
-            self._send(Chunk, {"component": component, "content": rest})
+            ended = list(self._streams)
+        else:
+            return
+        for component in ended:
+            stream = self._streams.pop(component, None)
+            rest = stream.flush() if stream is not None else ""
+            if rest:
+                self._send(Chunk, {"component": component, "content": rest})
 
 
 def kind_name(kind: type[_Event]) -> str:
