@@ -62,7 +62,12 @@ def register(value: object) -> None:
     global _known
     if not isinstance(value, str):
         return
+    # Stripped too (a header carries it stripped), and with any lone surrogate (bytes that were
+    # not UTF-8, read from the environment with surrogateescape) as the U+FFFD it is written as.
     candidates = {value, value.strip()}
+    candidates |= {
+        v.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace") for v in candidates
+    }
     new = {v for v in candidates if len(v) >= MIN_LENGTH and v not in _known.values}
     if not new:
         return
@@ -88,12 +93,10 @@ def registered_since(count: int) -> tuple[str, ...]:
 def _json_forms(value: str) -> set[bytes]:
     import orjson
 
-    raw = value.encode("utf-8", "surrogatepass")
     try:
-        escaped = orjson.dumps(value)[1:-1]
-    except orjson.JSONEncodeError:  # a lone surrogate: written as U+FFFD, never as is
-        escaped = raw
-    return {raw, escaped}
+        return {value.encode("utf-8"), orjson.dumps(value)[1:-1]}
+    except (UnicodeEncodeError, orjson.JSONEncodeError):  # never written as is: see register
+        return set()
 
 
 def active() -> bool:

@@ -40,6 +40,11 @@ def test_short_values_are_not_registered_and_padding_is_stripped() -> None:
     assert set(redaction.registered_since(0)) == {f"  {KEY}\n", KEY}
 
 
+def test_a_value_that_was_not_utf8_is_redacted_as_it_is_written() -> None:
+    register("key-\udcff-bytes")  # os.environ decodes bytes that are not UTF-8 this way
+    assert orjson.loads(dumps({"echo": "key-\udcff-bytes!"})) == {"echo": "***!"}
+
+
 def test_a_value_holding_another_is_replaced_whole() -> None:
     register("secret-part")
     register("secret-part-and-more")
