@@ -8,7 +8,8 @@ This is the one machinery behind `Pipeline.run_batch` and `ragrun FILE --inputs`
 - Every item yields exactly one result and, when a `sink` listens, exactly one `run_finished`
   or `run_failed` event. An item that is not a mapping (or the JSON text of an object), or whose
   data does not fit the pipeline, fails alone without running; a failing run never touches the
-  others.
+  others. JSON text is read within bounds (size, depth, UTF-8: `inputs_json.py`), and the
+  events of any run can always be written (`jsonl.py`), so no item's content can end the batch.
 - Every event is stamped with its item's `index` and `line`.
 - Results and events come as runs finish, or in item order with `ordered=True`: the events of
   a run are held back until every earlier run has ended. Held-back runs count: at most
@@ -22,7 +23,6 @@ succeed.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 from collections.abc import (
@@ -37,12 +37,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 import anyio
-import orjson
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from .errors import PipelineInputError, PipelineRuntimeError
-from .events import ErrorInfo, Origin, RunFailed
+from .events import ErrorInfo, Origin, RunFailed, message_of
 from .executor import Run, warm_up
+from .inputs_json import parse_object
 from .reorder import InOrder, in_order
 from .suggest import did_you_mean
 
@@ -180,7 +180,7 @@ async def warm_up_for_batch(p: Pipeline) -> None:
     try:
         await warm_up(p)
     except Exception as exc:
-        message = f"warming up the pipeline failed: {type(exc).__name__}: {exc}"
+        message = f"warming up the pipeline failed: {type(exc).__name__}: {message_of(exc)}"
         raise PipelineRuntimeError(message) from exc
 
 
@@ -392,27 +392,11 @@ def _data_of(item: BatchItem, index: int, base: Mapping[str, Any]) -> Mapping[st
     else:
         where = f"line {item.line}" if item.line is not None else f"item {index}"
     if isinstance(data, str | bytes | bytearray | memoryview):
-        data = _parse(data, where)
-        if not isinstance(data, dict):
-            kind = type(data).__name__
-            raise PipelineInputError(f"{where}: expected a JSON object, found {kind}")
+        data = parse_object(data, where)
     elif not isinstance(data, Mapping):
         kind = type(data).__name__
         raise PipelineInputError(f"{where}: expected a mapping of inputs, found {kind}")
     return {**base, **data} if base else data
-
-
-def _parse(text: str | bytes | bytearray | memoryview, where: str) -> Any:
-    """JSON text parsed by orjson (fast); by `json` when orjson refuses it, for what orjson does
-    not take (NaN, integers beyond 64 bits) and for the familiar error message."""
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        pass
-    try:
-        return json.loads(bytes(text) if isinstance(text, memoryview) else text)
-    except ValueError as exc:
-        raise PipelineInputError(f"{where} is not valid JSON: {exc}") from None
 
 
 def _check_names(p: Pipeline, names: tuple[str, ...]) -> None:

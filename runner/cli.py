@@ -14,13 +14,11 @@ an internal error prints one line, and its traceback only with `RAGRUN_DEBUG=1`.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import threading
 import traceback
 from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -128,7 +126,9 @@ def _is_located(exc: RagrunError) -> bool:
 def _debug_traceback(exc: BaseException) -> bool:
     if os.environ.get("RAGRUN_DEBUG", "") in ("", "0"):
         return False
-    traceback.print_exception(exc, file=sys.stderr)
+    from .redaction import redact
+
+    sys.stderr.write(redact("".join(traceback.format_exception(exc))))
     return True
 
 
@@ -172,27 +172,34 @@ def parse_pairs(pairs: Iterable[str], option: str) -> dict[str, str]:
 
 
 def read_data(text: str | None) -> dict[str, Any]:
-    """`--data`: a JSON object, `@FILE` holding one, or `@-` to read it from stdin."""
+    """`--data`: a JSON object, `@FILE` holding one, or `@-` to read it from stdin.
+
+    The JSON is read within `inputs_json`'s bounds (size, depth, UTF-8); anything wrong with it
+    is a usage error (exit 2).
+    """
+    from .errors import PipelineInputError
+    from .inputs_json import MAX_TEXT_BYTES, parse_object
+
     if not text:
         return {}
     source = "--data"
+    raw: str | bytes = text
     if text.startswith("@"):
         path = text[1:]
-        source = "stdin" if path == "-" else path
+        source = f"--data {text}"
         try:
-            text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+            if path == "-":
+                raw = sys.stdin.buffer.read(MAX_TEXT_BYTES + 1)
+            else:
+                with open(path, "rb") as file:
+                    raw = file.read(MAX_TEXT_BYTES + 1)
         except OSError as exc:
             message = f"cannot read {path}: {exc.strerror}"
             raise click.BadParameter(message, param_hint="--data") from None
     try:
-        data = json.loads(text)
-    except ValueError as exc:
-        message = f"{source} is not valid JSON: {exc}"
-        raise click.BadParameter(message, param_hint="--data") from None
-    if not isinstance(data, dict):
-        kind = type(data).__name__
-        raise click.BadParameter(f"expected a JSON object, found {kind}", param_hint="--data")
-    return data
+        return parse_object(raw, source)
+    except PipelineInputError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 def split_names(values: Iterable[str]) -> list[str]:
@@ -305,7 +312,7 @@ def run_command(
     request = RunRequest(
         data=read_data(data),
         inputs=parse_pairs(input_pairs, "-i"),
-        overrides={k: parse_value(v) for k, v in _overrides(set_pairs).items()},
+        overrides={k: parse_value(v, "--set") for k, v in _overrides(set_pairs).items()},
         include_outputs_from=split_names(include_outputs_from),
         concurrency=concurrency,
         verbose=verbose,

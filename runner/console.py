@@ -7,7 +7,6 @@ Batch mode (`--inputs`) enters through `run_many`, which hands the job to `batch
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Iterable
 from contextlib import aclosing
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .closing import closing_after
+from .errors import PipelineInputError
 from .terminal import color_choice, error
 
 if TYPE_CHECKING:
@@ -43,12 +43,19 @@ class RunRequest:
     """Batch-mode options that were given (`inputs_file`, `ordered`, `output_file`, ...)."""
 
 
-def parse_value(raw: str) -> Any:
-    """A command-line value: JSON when it parses as JSON, otherwise the text itself."""
+def parse_value(raw: str, option: str = "-i") -> Any:
+    """A command-line value: JSON when it parses as JSON, otherwise the text itself.
+
+    Raises:
+        click.UsageError: the value is not UTF-8 text, or is JSON beyond the bounds of
+            `inputs_json` (nested too deep, a number too long): exit 2, the option named.
+    """
+    from .inputs_json import parse_json
+
     try:
-        return json.loads(raw)
-    except ValueError:
-        return raw
+        return parse_json(raw, option, or_text=True)
+    except PipelineInputError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 def run_file(file: str, request: RunRequest) -> int:
@@ -158,7 +165,7 @@ def merge_inputs(pipeline: Pipeline, data: dict[str, Any], raw: dict[str, str]) 
     """
     merged = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
     for name, text in raw.items():
-        value = parse_value(text)
+        value = parse_value(text, f"-i {name}")
         if not isinstance(value, str) and _feeds_only_text(pipeline, name):
             value = text
         component, dot, socket = name.partition(".")
@@ -205,8 +212,11 @@ def _check_component_names(pipeline: Pipeline, names: Iterable[str], option: str
 def _configure_logging(verbose: bool) -> None:
     import logging
 
+    from .redaction import install_log_filter
+
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         stream=sys.stderr,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    install_log_filter()  # a resolved secret in a log record shows as ***

@@ -12,6 +12,12 @@ in the inputs file, counted from 1). One run emits, in order:
 
 `component_skipped` exists so a trace says why a component did not run (which branch was not
 taken) instead of leaving a silent gap.
+
+Resolved secret values never reach an event's error message or streamed text: `ErrorInfo.of`
+redacts the message, and the `Emitter` redacts `chunk` contents, holding back the end of a
+chunk that could begin a secret until the next chunk of that component (or its end) shows
+whether it does. Other fields (inputs, outputs) are redacted when they are written
+(`jsonl.py`, `terminal.py`). See `redaction.py`.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from . import redaction
 
 
 class ErrorInfo(BaseModel):
@@ -36,8 +44,17 @@ class ErrorInfo(BaseModel):
 
     @classmethod
     def of(cls, exc: BaseException) -> ErrorInfo:
-        """The type name and message of `exc`."""
-        return cls(type=type(exc).__name__, message=str(exc))
+        """The type name and message of `exc`, secrets redacted (never raises)."""
+        return cls(type=type(exc).__name__, message=message_of(exc))
+
+
+def message_of(exc: BaseException) -> str:
+    """`str(exc)` with resolved secret values redacted; a placeholder if `str` itself fails."""
+    try:
+        message = str(exc)
+    except Exception:  # a broken __str__ must not turn one failure into another
+        return f"<the {type(exc).__name__} could not be turned into text>"
+    return redaction.redact(message)
 
 
 class _Event(BaseModel):
@@ -229,6 +246,8 @@ class Emitter:
         self._sink = sink
         self._kinds = kinds
         self._t0 = time.perf_counter()
+        self._streams: dict[str, redaction.StreamRedactor] = {}
+        """Per component, the text of its chunks held back while it may begin a secret."""
 
     @property
     def enabled(self) -> bool:
@@ -247,10 +266,36 @@ class Emitter:
         """Build an event of type `kind` from `fields` and send it to the sink."""
         if self._sink is None:
             return
+        if self._streams:  # held-back chunk text goes out before its stream's end, even unkept
+            self._flush_before(kind, fields)
         if self._kinds is not None and kind_name(kind) not in self._kinds:
             return
+        if kind is Chunk and redaction.active():
+            stream = self._streams.setdefault(fields["component"], redaction.StreamRedactor())
+            fields["content"] = stream.feed(fields["content"])
+            if not fields["content"]:  # all held back until the next chunk tells
+                return
+        self._send(kind, fields)
+
+    def _send(self, kind: type[E], fields: dict[str, Any]) -> None:
+        assert self._sink is not None
         stamp = {"run": self.run_id, "t": round(self.elapsed(), 6), **self._origin}
         self._sink(kind(**stamp, **fields))
+
+    def _flush_before(self, kind: type[_Event], fields: dict[str, Any]) -> None:
+        """Send what a component's chunks held back (as one chunk) before the event that ends
+        its stream: its `component_finished` or `component_failed`, or the run's end."""
+        if kind in (ComponentFinished, ComponentFailed):
+            ended = [fields["component"]]
+        elif kind in (RunFinished, RunFailed):
+            ended = list(self._streams)
+        else:
+            return
+        for component in ended:
+            stream = self._streams.pop(component, None)
+            rest = stream.flush() if stream is not None else ""
+            if rest:
+                self._send(Chunk, {"component": component, "content": rest})
 
 
 def kind_name(kind: type[_Event]) -> str:

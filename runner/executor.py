@@ -46,6 +46,7 @@ from .events import (
     RunFailed,
     RunFinished,
     RunStarted,
+    message_of,
 )
 from .inputs import route_inputs
 from .invoke import (
@@ -401,7 +402,7 @@ class Run:
 
 
 def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
+    return f"{type(exc).__name__}: {message_of(exc)}"
 
 
 def _checked_include(p: Pipeline, names: Iterable[str]) -> frozenset[str]:

@@ -7,6 +7,12 @@
 - flat, `{name: value}`: `name` is a public input (`inputs:` in the YAML), or, when the pipeline
   declares none, the name of input sockets nothing feeds — the value goes to every one of them.
 
+A pipeline that declares `inputs:` is closed: its declared inputs are the only way in, so run
+data (an input line, say) cannot reach a socket its author did not offer, such as a prompt
+builder's `template`. Nested data may then address only sockets a declared input feeds (the
+same value by another name); anything else is refused, naming the declared inputs. Without
+`inputs:`, every unfed socket is open, as in Haystack.
+
 Values are coerced to each socket's annotation with pydantic when they are JSON-like (a list of
 dicts becomes `list[Document]`, a dict a `ChatMessage`, `"3"` an `int`); a value that already
 has the right type is passed as is (checked with `isinstance`, never copied), and other Python
@@ -72,13 +78,14 @@ def route_inputs(p: Pipeline, data: Mapping[str, Any], *, check_required: bool =
     routed: Routed = {}
     problems: list[str] = []
     public = _public_inputs(p, problems)
+    offered = {target for targets in public.values() for target in targets} if p.inputs else None
     if p.input_defaults:  # declared defaults, overridden by whatever the run gives
         data = {**{k: v for k, v in p.input_defaults.items() if k not in data}, **data}
     for key, value in data.items():
         if key in public:
             targets = public[key]
         elif key in graph.nodes and isinstance(value, Mapping):
-            _route_nested(graph, key, value, routed, problems)
+            _route_nested(graph, key, value, routed, problems, offered)
             continue
         elif not p.inputs and key in _unfed(graph):
             targets = _unfed(graph)[key]
@@ -98,19 +105,39 @@ def route_inputs(p: Pipeline, data: Mapping[str, Any], *, check_required: bool =
 
 
 def _route_nested(
-    graph: Graph, component: str, values: Mapping[str, Any], routed: Routed, problems: list[str]
+    graph: Graph,
+    component: str,
+    values: Mapping[str, Any],
+    routed: Routed,
+    problems: list[str],
+    offered: set[tuple[str, str]] | None,
 ) -> None:
+    """Route `{socket: value}` given for `component`; with `offered` (the sockets declared
+    inputs feed), only those sockets may be given."""
     inputs = graph.nodes[component].sockets.inputs
     for socket, value in values.items():
         if socket not in inputs:
             known = ", ".join(inputs) or "none"
             problems.append(
-                f"'{component}.{socket}' is not an input of '{component}' "
+                f"'{component}.{_clip(socket)}' is not an input of '{component}' "
                 f"({graph.nodes[component].class_name}); its inputs are {known}."
-                f"{did_you_mean(socket, inputs)}"
+                f"{did_you_mean(socket, inputs) if len(socket) <= _NAME_LIMIT else ''}"
             )
             continue
+        if offered is not None and (component, socket) not in offered:
+            problems.append(_not_offered(graph, component, socket, offered))
+            continue
         _put(graph, routed, component, socket, value, f"{component}.{socket}", problems)
+
+
+def _not_offered(graph: Graph, component: str, socket: str, offered: set[tuple[str, str]]) -> str:
+    names = sorted({f"{c}.{s}" for c, s in offered})
+    return (
+        f"input '{component}.{socket}': the pipeline declares its inputs, and a run can give "
+        f"only those (or the sockets they feed: {', '.join(names) or 'none'}); no declared "
+        f"input feeds '{component}.{socket}'. To let runs set it, add it under inputs: in "
+        "the YAML"
+    )
 
 
 def _put(
@@ -162,20 +189,30 @@ def _public_inputs(p: Pipeline, problems: list[str]) -> dict[str, list[tuple[str
     return public
 
 
+_NAME_LIMIT = 200
+"""Names longer than this (from untrusted data) are cut in messages, and get no suggestion."""
+
+
+def _clip(name: str) -> str:
+    return name if len(name) <= _NAME_LIMIT else f"{name[:_NAME_LIMIT]}… ({len(name)} characters)"
+
+
 def _unknown(p: Pipeline, graph: Graph, key: str) -> str:
+    hint = (
+        did_you_mean(key, [*(p.inputs or _unfed(graph)), *graph.nodes])
+        if len(key) <= _NAME_LIMIT
+        else ""
+    )
+    key = _clip(key)
     if p.inputs:
         names = list(p.inputs)
         listing = ", ".join(names)
-        return (
-            f"unknown input '{key}': the pipeline's inputs are {listing}."
-            f"{did_you_mean(key, [*names, *graph.nodes])}"
-        )
+        return f"unknown input '{key}': the pipeline's inputs are {listing}.{hint}"
     names = list(_unfed(graph))
     listing = ", ".join(names) or "none"
     return (
         f"unknown input '{key}': no input socket of that name is free (inputs nothing feeds: "
-        f"{listing}); pass {{component: {{socket: value}}}} to reach any socket."
-        f"{did_you_mean(key, [*names, *graph.nodes])}"
+        f"{listing}); pass {{component: {{socket: value}}}} to reach any socket.{hint}"
     )
 
 
@@ -233,10 +270,19 @@ def _how_to_give(p: Pipeline, graph: Graph, component: str, socket: str) -> tupl
 def _missing(p: Pipeline, routed: Routed) -> list[str]:
     return [
         f"missing input '{record.name}' ({type_name(record.type)}, feeds "
-        f"{', '.join(record.feeds)}): pass it with -i {record.name}=VALUE"
+        f"{', '.join(record.feeds)}): {_how_to_pass(p, record.name)}"
         for record, sockets in _requirements(p)
         if any(s not in routed.get(c, {}) for c, s in sockets)
     ]
+
+
+def _how_to_pass(p: Pipeline, name: str) -> str:
+    if p.inputs and name not in p.inputs:  # a required socket the declared inputs leave out
+        return (
+            "no declared input feeds it, so no run can give it; add it under inputs: in the "
+            "YAML, or connect a sender to it"
+        )
+    return f"pass it with -i {name}=VALUE"
 
 
 # -- coercion -------------------------------------------------------------------------------------

@@ -8,7 +8,9 @@ a run may start, so a slow pipeline leaves the rest of the file unread, and a pr
 stdin slowly is never waited on for more than one line.
 
 Lines are handed on as bytes; `run_batch` parses each one in its own run, so a line that is not
-a JSON object fails alone.
+a JSON object fails alone. A line longer than `inputs_json.MAX_TEXT_BYTES` is not held: once
+that many bytes of it are read, the rest is skipped up to its line ending, and the line's run
+fails with an error saying so, so one huge line costs neither memory nor a quadratic re-split.
 """
 
 from __future__ import annotations
@@ -20,8 +22,17 @@ from typing import BinaryIO
 import anyio.to_thread
 
 from .batch import BatchItem
+from .errors import PipelineInputError
+from .inputs_json import MAX_TEXT_BYTES, too_long
 
 _CHUNK = 64 * 1024
+
+
+class _TooLong:
+    """Stands for a line over the size limit, in the queue of lines read (`size` bytes seen)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
 
 
 class LineSet:
@@ -64,8 +75,11 @@ class InputLines:
         self._stream = stream
         self._skip = skip
         self._read = getattr(stream, "read1", stream.read)
-        self._pending: deque[bytes] = deque()
-        self._partial = b""
+        self._pending: deque[bytes | _TooLong] = deque()
+        self._partial = bytearray()
+        self._discarded: int | None = None
+        """Bytes of an over-long line skipped so far, while skipping it (else None)."""
+        self._max = MAX_TEXT_BYTES
         self._number = 0
         self._index = 0
         self.exhausted = False
@@ -81,13 +95,16 @@ class InputLines:
             while self._pending:
                 raw = self._pending.popleft()
                 self._number += 1
-                if not raw.strip():
+                if isinstance(raw, bytes) and not raw.strip():
                     continue
                 index = self._index
                 self._index += 1
                 if self._skip is not None and self._number in self._skip:
                     self.skipped += 1
                     continue
+                if isinstance(raw, _TooLong):
+                    error = PipelineInputError(too_long(f"line {self._number}", raw.size))
+                    return BatchItem(error, line=self._number, index=index)
                 return BatchItem(raw, line=self._number, index=index)
             if self.exhausted:
                 raise StopAsyncIteration
@@ -98,23 +115,54 @@ class InputLines:
         chunk = await anyio.to_thread.run_sync(self._read, _CHUNK, abandon_on_cancel=True)
         if not chunk:
             self.exhausted = True
-            if self._partial:  # a last line without a line ending
-                self._pending.append(self._partial)
-                self._partial = b""
+            if self._partial or self._discarded is not None:  # a last line without its ending
+                self._end_line(b"")
             return
-        lines = (self._partial + chunk).split(b"\n")
-        self._partial = lines.pop()
-        self._pending.extend(lines)
+        lines = chunk.split(b"\n")
+        last = lines.pop()
+        if lines:  # the partial line ends in this chunk; the others are whole (a chunk is small)
+            self._end_line(lines[0])
+            self._pending.extend(lines[1:])
+        self._extend(last)
+
+    def _extend(self, piece: bytes) -> None:
+        """Add `piece` to the line being read, or skip it once that line is over the limit."""
+        if self._discarded is not None:
+            self._discarded += len(piece)
+        elif len(self._partial) + len(piece) > self._max:
+            self._discarded = len(self._partial) + len(piece)
+            self._partial = bytearray()
+        else:
+            self._partial += piece
+
+    def _end_line(self, piece: bytes) -> None:
+        self._extend(piece)
+        if self._discarded is not None:
+            self._pending.append(_TooLong(self._discarded))
+            self._discarded = None
+        else:
+            self._pending.append(bytes(self._partial))
+            self._partial = bytearray()
 
 
 def count_items(path: str, skip: LineSet | None = None) -> int:
     """How many runs a file holds: its non-blank lines, minus those `skip` holds.
 
-    A fast pass (several million lines a second) so a progress bar can show an ETA.
+    A fast pass (several million lines a second) so a progress bar can show an ETA. It reads
+    blocks, not lines, so a huge line is never held in memory.
     """
     count = 0
+    number = 1
+    blank = True  # the current line holds nothing but whitespace so far
     with open(path, "rb") as file:
-        for number, raw in enumerate(file, start=1):
-            if raw.strip() and (skip is None or number not in skip):
-                count += 1
+        while block := file.read(1024 * 1024):
+            lines = block.split(b"\n")
+            for piece in lines[:-1]:
+                if (not blank or piece.strip()) and (skip is None or number not in skip):
+                    count += 1
+                number += 1
+                blank = True
+            blank = blank and not lines[-1].strip()
+    if not blank and (skip is None or number not in skip):
+        count += 1
     return count

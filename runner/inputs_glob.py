@@ -3,7 +3,8 @@
 DESIGN.md lets `--inputs` name a glob instead of a JSON-lines file: "each file matched by a
 glob is one run". Each file holds what one line of a JSON-lines file would: a JSON object of the
 run's inputs (`{"question": "..."}`), pretty-printed or not. A file that is not a JSON object
-fails alone, like a bad line.
+fails alone, like a bad line, and so does a file over `inputs_json.MAX_TEXT_BYTES` (only that
+much of it is read).
 
 The matched files are sorted by path and numbered from 1; a run's events carry that number as
 `line` and the path as `file`. `--resume` skips the files whose run already finished in the
@@ -25,6 +26,7 @@ import anyio.to_thread
 
 from .batch import BatchItem
 from .errors import PipelineInputError
+from .inputs_json import MAX_TEXT_BYTES, too_long
 
 _MAGIC = frozenset("*?[")
 
@@ -74,6 +76,9 @@ class InputFiles:
         raise StopAsyncIteration
 
 
-def _read(path: str) -> bytes:
+def _read(path: str) -> bytes | Exception:
     with open(path, "rb") as file:
-        return file.read()
+        data = file.read(MAX_TEXT_BYTES + 1)
+    if len(data) > MAX_TEXT_BYTES:
+        return PipelineInputError(too_long(path, os.path.getsize(path)))
+    return data

@@ -13,6 +13,13 @@ component whose init parameters were not recorded (a Haystack component) is pick
 Calls are awaited without blocking the loop and at most `max_in_flight` are queued at once, so
 a batch of a million inputs does not pickle a million payloads ahead of the workers. The pool
 starts with the first call and stops when the pipeline closes (`resources.close_resources`).
+
+Secrets: a worker resolves its component's secrets itself, in its own process, so the driver's
+redaction (`redaction.py`) would not know their values. A worker therefore redacts the errors
+it sends back and its log records, and hands the driver, with each call's outputs, the secret
+values it registered since its previous call (usually none), which the driver registers before
+the outputs go anywhere: the values travel only between the driver and the workers it
+started, which read them from the environment they inherited from it.
 """
 
 from __future__ import annotations
@@ -30,17 +37,21 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
+from . import redaction
 from .component import init_parameters_of
 from .errors import PipelineRuntimeError
 from .loopbound import PerLoop
 
 _component: Any = None
 """The component this worker process built (set by `_init_worker`)."""
+_secrets_reported = 0
+"""How many of this worker's registered secret values the driver has been given."""
 
 
 def _init_worker(blueprint: bytes) -> None:
     """Pool initializer: build the component from its blueprint and warm it up, once."""
     global _component
+    redaction.install_log_filter()
     kind, payload = pickle.loads(blueprint)
     if kind == "instance":
         _component = payload
@@ -52,9 +63,18 @@ def _init_worker(blueprint: bytes) -> None:
         warm_up()
 
 
-def _run_in_worker(inputs: dict[str, Any]) -> dict[str, Any]:
-    """One call, inside a worker process."""
-    return _component.run(**inputs)
+def _run_in_worker(inputs: dict[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """One call, inside a worker process: its outputs and the secret values this worker
+    registered since its last call; an error leaves with those values redacted."""
+    global _secrets_reported
+    try:
+        outputs = _component.run(**inputs)
+    except Exception as exc:
+        redaction.redact_exception(exc)
+        raise
+    new = redaction.registered_since(_secrets_reported)
+    _secrets_reported += len(new)
+    return outputs, new
 
 
 def import_class(path: str) -> type:
@@ -143,10 +163,13 @@ class ProcessPool:
             pool = self._pool()
             try:
                 future = pool.submit(_run_in_worker, inputs)
-                return await _wait(future)
+                outputs, secrets = await _wait(future)
             except BrokenProcessPool:
                 self._discard(pool)  # a worker died: the next call starts a fresh pool
                 raise
+        for value in secrets:
+            redaction.register(value)
+        return outputs
 
     def _discard(self, pool: concurrent.futures.ProcessPoolExecutor) -> None:
         with self._lock:

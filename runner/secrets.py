@@ -2,7 +2,9 @@
 
 In YAML a secret is `{type: env_var, env_vars: [OPENAI_API_KEY], strict: true}` (Haystack's form).
 `resolve()` reads the first variable that is set. `repr`, `str`, the JSON encoder and `dumps`
-show only the variable names, never the value.
+show only the variable names, never the value. Every value `resolve()` returns is registered
+with `redaction.py`, so wherever it turns up later (echoed by a server in an error, say) the
+events, messages and logs show `***` instead.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from typing import Any
+
+from . import redaction
 
 
 class SecretNotFoundError(LookupError):
@@ -57,10 +61,12 @@ class Secret:
             SecretNotFoundError: a strict secret none of whose variables is set.
         """
         if self._token is not None:
+            redaction.register(self._token)
             return self._token
         for name in self.env_vars:
             value = os.environ.get(name)
             if value:
+                redaction.register(value)
                 return value
         if self.strict:
             names = ", ".join(self.env_vars)

@@ -3,7 +3,8 @@
 `ragrun run` uses it when stdout is a terminal (piped, it writes JSON lines instead). It is
 plain `click.echo`/`click.style`: no extra dependency, colour only where the terminal takes it,
 none with `NO_COLOR`. Long values are shortened for reading (long texts, embedding vectors,
-long lists); the JSON lines always carry the full values.
+long lists); the JSON lines always carry the full values. Every line written here has the
+resolved secret values redacted (`redaction.py`), whatever event or message it came from.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import os
 from typing import IO, Any
 
 import click
+
+from .redaction import redact
 
 _TEXT_LIMIT = 1_000
 _LIST_LIMIT = 10
@@ -24,9 +27,19 @@ def color_choice() -> bool | None:
     return False if os.environ.get("NO_COLOR") else None
 
 
+def printable(text: str) -> str:
+    """`text` as a terminal may show it: secrets redacted, lone surrogates (which no encoding
+    can write, so the stream would raise) replaced by U+FFFD."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return redact(text)
+
+
 def error(message: str, *, prefix: bool = True) -> None:
     """A human message on stderr, in red on a terminal."""
-    text = f"ragrun: {message}" if prefix else message
+    text = printable(f"ragrun: {message}" if prefix else message)
     click.echo(click.style(text, fg="red"), err=True, color=color_choice())
 
 
@@ -100,7 +113,7 @@ class TerminalView:
 
     def _echo(self, text: str, *, nl: bool = True, err: bool = False) -> None:
         file = None if err else self._out
-        click.echo(text, file=file, nl=nl, err=err, color=self._color)
+        click.echo(printable(text), file=file, nl=nl, err=err, color=self._color)
 
 
 def describe_failure(event: Any) -> str:
@@ -110,7 +123,7 @@ def describe_failure(event: Any) -> str:
         line = f" ({event.file})"
     else:
         line = f" (line {event.line})" if getattr(event, "line", None) else ""
-    return f"run {event.run}{line} failed{where}: {_error_text(event.error)}"
+    return printable(f"run {event.run}{line} failed{where}: {_error_text(event.error)}")
 
 
 def format_outputs(outputs: dict[str, Any]) -> str:
@@ -190,14 +203,13 @@ class BatchView:
 
             from .jsonl import to_jsonable
 
-            outputs = orjson.dumps(to_jsonable(_shorten(event.outputs))).decode()
+            outputs = orjson.dumps(_shorten(to_jsonable(event.outputs))).decode()
             if len(outputs) > _TEXT_LIMIT // 4:
                 outputs = outputs[: _TEXT_LIMIT // 4] + "…"
             mark = click.style("✓", fg="green")
             took = click.style(_seconds(event.t), dim=True)
-            click.echo(
-                f"{mark} line {event.line}  {took}  {outputs}", file=self._out, color=self._color
-            )
+            text = printable(f"{mark} line {event.line}  {took}  {outputs}")
+            click.echo(text, file=self._out, color=self._color)
         elif event.event == "run_failed":
             text = click.style(f"✗ {describe_failure(event)}", fg="red")
             click.echo(text, err=True, color=self._color)

@@ -6,10 +6,18 @@ import logging
 from dataclasses import replace
 from typing import Any, Literal
 
+import anyio.to_thread
+
 from ragrun import ChatMessage, ChatRole, component
 
 from .message_tags import MessageTags, uses_message_tags
-from .templates import Sandbox, check_required, declare_variable_sockets, template_variables
+from .templates import (
+    Sandbox,
+    check_required,
+    declare_variable_sockets,
+    render_run_time,
+    template_variables,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +32,8 @@ class ChatPromptBuilder:
     either a list of messages (in YAML `{role: user, content: "..."}`, Haystack's serialized
     `{role, content: [{text: ...}]}` form loads too) whose user and system texts are templates,
     or one string: written with Haystack's `{% message role=... %}` blocks it yields those
-    messages, otherwise it is taken as a single user message.
+    messages, otherwise it is taken as a single user message. A `template` given at run time
+    renders in a worker thread with a time limit (see `templates.py`).
 
     Args:
         template: the messages or the string template; may instead be given at run time.
@@ -96,9 +105,28 @@ class ChatPromptBuilder:
             )
         values = {**kwargs, **(template_variables or {})}
         check_required("ChatPromptBuilder", self.variables, self.required_variables, set(values))
-        if isinstance(chosen, str):
-            return {"prompt": self._render_string(chosen, values)}
-        return {"prompt": [self._render_message(m, values) for m in chosen]}
+        if template is None:
+            return {"prompt": self._render(chosen, values)}
+        return {"prompt": render_run_time(lambda: self._render(chosen, values))}
+
+    @component.output_types(prompt=list[ChatMessage])
+    async def run_async(
+        self,
+        template: list[ChatMessage] | str | None = None,
+        template_variables: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """`run`, with a template given at run time rendered in a worker thread."""
+        if template is None:
+            return self.run(template_variables=template_variables, **kwargs)
+        return await anyio.to_thread.run_sync(
+            lambda: self.run(template, template_variables, **kwargs), abandon_on_cancel=True
+        )
+
+    def _render(self, template: ChatTemplate, values: dict[str, Any]) -> list[ChatMessage]:
+        if isinstance(template, str):
+            return self._render_string(template, values)
+        return [self._render_message(m, values) for m in template]
 
     def _variables_of(self, template: ChatTemplate) -> list[str]:
         found: set[str] = set()

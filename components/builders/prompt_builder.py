@@ -5,9 +5,17 @@ from __future__ import annotations
 import logging
 from typing import Any, Literal
 
+import anyio.to_thread
+
 from ragrun import component
 
-from .templates import Sandbox, check_required, declare_variable_sockets, template_variables
+from .templates import (
+    Sandbox,
+    check_required,
+    declare_variable_sockets,
+    render_run_time,
+    template_variables,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -18,7 +26,9 @@ class PromptBuilder:
 
     Same name, init parameters and sockets as Haystack's PromptBuilder. The template renders in
     ragrun's sandbox (see `templates.py`), so a template from an untrusted YAML file cannot reach
-    Python internals.
+    Python internals nor build anything huge. A `template` given at run time renders in a
+    worker thread with a time limit (`RUN_TIME_TEMPLATE_LIMIT`); the init template, compiled
+    once, renders on the event loop.
 
     Args:
         template: the Jinja2 template, e.g. `"Answer {{ question }} from {{ documents }}"`.
@@ -90,5 +100,20 @@ class PromptBuilder:
         """
         values = {**kwargs, **(template_variables or {})}
         check_required("PromptBuilder", self.variables, self.required_variables, set(values))
-        compiled = self._compiled if template is None else self._env.compiled(template)
-        return {"prompt": compiled.render(values)}
+        if template is None:
+            return {"prompt": self._compiled.render(values)}
+        return {"prompt": render_run_time(lambda: self._env.compiled(template).render(values))}
+
+    @component.output_types(prompt=str)
+    async def run_async(
+        self,
+        template: str | None = None,
+        template_variables: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """`run`, with a template given at run time rendered in a worker thread."""
+        if template is None:
+            return self.run(template_variables=template_variables, **kwargs)
+        return await anyio.to_thread.run_sync(
+            lambda: self.run(template, template_variables, **kwargs), abandon_on_cancel=True
+        )

@@ -6,6 +6,13 @@ unsafe calls, the immutable flavour also refuses methods that change their objec
 template sees are shared with other components), and ragrun's subclass further refuses to
 reach into or call modules (a module leaked into the context by a filter is a way out).
 
+It also bounds what a template may build, at compile time as at render time: no operation may
+make an integer over 14,000 bits or a string or list over 10 million items, and no render may
+output more (`template_limits.py`). A template given at run time (a builder's `template`
+socket, fed by run data or by another component) also renders with a time limit,
+`RUN_TIME_TEMPLATE_LIMIT` seconds, off the event loop (`render_run_time`), so a slow one fails
+its own run and holds up no other.
+
 `NativeSandbox` renders an expression to the Python value itself (`{{ documents }}` gives the
 list, `{{ n > 3 }}` gives `True`), which ConditionalRouter needs for its outputs and conditions.
 
@@ -16,14 +23,22 @@ list, `{{ n > 3 }}` gives `True`), which ConditionalRouter needs for its outputs
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from types import ModuleType
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from jinja2 import Template, meta, nodes
+from jinja2.compiler import CodeGenerator, Frame, optimizeconst
 from jinja2.nativetypes import NativeCodeGenerator, NativeTemplate, native_concat
+from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from ragrun import component
+
+from . import template_limits as limits
+from .template_deadline import within
+
+T = TypeVar("T")
 
 # Callables defined in these modules are refused even when reached through a value's method.
 _DANGEROUS_MODULES = frozenset(
@@ -51,15 +66,78 @@ _DANGEROUS_MODULES = frozenset(
 
 TEMPLATE_CACHE_SIZE = 256
 """Compiled templates an environment keeps (a builder's run-time templates, a router's routes)."""
+CACHEABLE_SOURCE = 64 * 1024
+"""The longest template source (in characters) the compiled-template cache keeps."""
+RUN_TIME_TEMPLATE_LIMIT = 2.0
+"""Seconds a template given at run time may take to compile and render."""
+
+
+class _BoundedJoin:
+    """The code generators' `~`: through `environment.bounded_join`, not an unbounded join."""
+
+    @optimizeconst
+    def visit_Concat(self: Any, node: nodes.Concat, frame: Frame) -> None:
+        self.write("environment.bounded_join(context, (")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
+
+
+class _CodeGenerator(_BoundedJoin, CodeGenerator):
+    pass
+
+
+class _NativeCodeGenerator(_BoundedJoin, NativeCodeGenerator):
+    pass
 
 
 class Sandbox(ImmutableSandboxedEnvironment):
-    """Jinja2's immutable sandbox, also closed to modules and callables from dangerous ones."""
+    """Jinja2's immutable sandbox, also closed to modules and callables from dangerous ones,
+    and bounded in what one template may build (see the module docstring)."""
+
+    code_generator_class: type[CodeGenerator] = _CodeGenerator
+    intercepted_binops = limits.BOUNDED_BINOPS
+    concat = staticmethod(limits.bounded_concat)  # type: ignore[assignment]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.filters.update(limits.BOUNDED_FILTERS)
+        self.globals["lipsum"] = limits.bounded_lipsum
         self._compiled: dict[str, Template] = {}
         self._compiled_lock = threading.Lock()
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        """Parse, then evaluate the bounded operations on constants (a bomb is refused here)."""
+        tree = super()._parse(source, name, filename)
+        limits.check_constants(tree, nodes.EvalContext(self, name))
+        return tree
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        """`**`, `*`, `%` and `+`, refused before they run when the result would be too large."""
+        return limits.bounded_binop(operator, left, right)
+
+    def bounded_join(self, context: Context, items: tuple[Any, ...]) -> str:
+        """The `~` operator, within the size limit."""
+        return limits.bounded_join(bool(context.eval_ctx.autoescape), items)
+
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        """A call from the template: sized string methods checked first, every result after."""
+        limits.check_call(__obj, args, kwargs)
+        return limits.check_result(super().call(__context, __obj, *args, **kwargs))
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        """`str.format` and `format_map`, their field widths checked before they run."""
+        wrapped = super().wrap_str_format(value)
+        if wrapped is None:
+            return None
+        template = value.__self__
+
+        def bounded(*args: Any, **kwargs: Any) -> str:
+            limits.check_format_widths(template, printf=False)
+            return limits.check_result(wrapped(*args, **kwargs))
+
+        return bounded
 
     def compiled(self, source: str) -> Template:
         """`source` compiled once: `from_string` compiles anew on every call (~170 µs for a
@@ -67,7 +145,8 @@ class Sandbox(ImmutableSandboxedEnvironment):
 
         Worker threads may ask at once (a builder in a chain of sync components): the cache is
         read and changed under a lock, and compiling happens outside it (two threads may both
-        compile a new source; one result is kept).
+        compile a new source; one result is kept). A source over `CACHEABLE_SOURCE` characters
+        is compiled each time, not kept: run data must not fill memory with huge templates.
         """
         cache = self._compiled
         with self._compiled_lock:
@@ -75,6 +154,8 @@ class Sandbox(ImmutableSandboxedEnvironment):
         if found is not None:
             return found
         made = self.from_string(source)
+        if len(source) > CACHEABLE_SOURCE:
+            return made
         with self._compiled_lock:
             if source not in cache and len(cache) >= TEMPLATE_CACHE_SIZE:
                 cache.pop(next(iter(cache)))  # the oldest goes: one-off templates
@@ -103,11 +184,18 @@ class NativeSandbox(Sandbox):
     and text that reads as a Python literal (`"[1, 2]"`, `"True"`) is turned into the literal.
     """
 
-    code_generator_class = NativeCodeGenerator
-    concat = staticmethod(native_concat)  # type: ignore[assignment]
+    code_generator_class = _NativeCodeGenerator
+    concat = staticmethod(lambda values: native_concat(limits.counted(values)))  # type: ignore[assignment]
 
 
 NativeSandbox.template_class = NativeTemplate
+
+
+def render_run_time(render: Callable[[], T]) -> T:
+    """`render()` (compiling and rendering a template given at run time) in this thread, stopped
+    with `TemplateTimeoutError` after `RUN_TIME_TEMPLATE_LIMIT` seconds. The builders call it
+    from a worker thread (their `run_async`), so the event loop goes on meanwhile."""
+    return within(RUN_TIME_TEMPLATE_LIMIT, render)
 
 
 def template_variables(env: Sandbox, source: str) -> set[str]:

@@ -12,16 +12,15 @@ object, inputs that do not fit, and even an unexpected error inside the engine e
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from ..errors import PipelineInputError
 from ..events import ErrorInfo, Origin, RunFailed
 from ..executor import Run, new_run_id
+from ..inputs_json import parse_object
 from ..jsonl import dumps_line
 
 if TYPE_CHECKING:
@@ -74,16 +73,9 @@ def parse_line(item: InputLine, base: Mapping[str, Any]) -> dict[str, Any]:
     """The data of a line's run: its JSON object laid over `base`.
 
     Raises:
-        PipelineInputError: the line is not JSON, or not a JSON object.
+        PipelineInputError: the line is not a JSON object within `inputs_json`'s bounds.
     """
-    try:
-        data = json.loads(item.text)
-    except ValueError as exc:
-        raise PipelineInputError(f"line {item.line} is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        kind = type(data).__name__
-        raise PipelineInputError(f"line {item.line}: expected a JSON object, found {kind}")
-    return {**base, **data}
+    return {**base, **parse_object(item.text, f"line {item.line}")}
 
 
 async def run_lines(

@@ -49,6 +49,11 @@ class PipelineActor:
 
         from ..executor import warm_up
         from ..pipeline import Pipeline
+        from ..redaction import install_log_filter
+
+        # The actor resolves its own secrets; its events are encoded (and redacted) here, and
+        # its log lines, which Ray forwards to the driver's terminal, are redacted too.
+        install_log_filter()
 
         # JSON lines travel back as data; a component printing to stdout must not interleave
         # with them in the driver's stdout (Ray forwards worker output to the driver).

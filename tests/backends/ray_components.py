@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ragrun import Document, component
+from ragrun import Document, Secret, component
 
 
 @component
@@ -88,3 +88,19 @@ class ChunksOf:
             for i in range(self.count)
         ]
         return {"documents": documents}
+
+
+@component
+class TokenUser:
+    """Resolves a key only inside the actor (the driver never sees it) and leaks it: into its
+    error for a negative `x`, into its output otherwise."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    @component.output_types(text=str)
+    def run(self, x: int) -> dict[str, Any]:
+        key = Secret.from_token(self.token).resolve()
+        if x < 0:
+            raise PermissionError(f"refused key {key}")
+        return {"text": f"{x} signed with {key}"}

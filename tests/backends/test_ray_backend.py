@@ -144,6 +144,21 @@ connections:
 
 
 @pytest.mark.slow
+def test_an_actor_redacts_the_secrets_it_resolved_before_its_events_leave_it(
+    ray_local: Any, tmp_path: Path
+) -> None:
+    key = "sk-actor-only-3e8b1f0c"
+    component = f"{{type: {COMPONENTS}.TokenUser, init_parameters: {{token: {key}}}}}"
+    pipeline = write(tmp_path / "token.yaml", f"components:\n  use: {component}\n")
+    inputs = write(tmp_path / "in.jsonl", '{"x": 1}\n{"x": -1}\n')
+    events = [to_jsonable(e.model_dump()) for e in run_on_ray(pipeline, inputs, actors=1)]
+    assert key not in json.dumps(events)
+    ends = endings(events)
+    assert ends[1]["outputs"] == {"use": {"text": "1 signed with ***"}}
+    assert ends[2]["error"]["message"].endswith("refused key ***")
+
+
+@pytest.mark.slow
 def test_an_actor_killed_mid_job_is_replaced_and_nothing_is_lost_or_doubled(
     ray_local: Any, tmp_path: Path
 ) -> None:

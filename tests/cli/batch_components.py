@@ -6,9 +6,13 @@ events, counters) is between the runs of one batch, never with the test itself.
 
 from __future__ import annotations
 
+import logging
 import threading
+from typing import Any
 
-from ragrun import component
+from ragrun import Secret, component
+
+logger = logging.getLogger(__name__)
 
 WAIT_LIMIT = 60.0
 """Seconds a run waits for the others before giving up (a safety net, not a timing)."""
@@ -83,3 +87,38 @@ class FailsToClose:
 
     async def aclose(self) -> None:
         raise OSError("the index could not be built")
+
+
+@component
+class Mangler:
+    """Echoes `word` as text; `raise` fails and `emit` returns text holding a lone surrogate,
+    as a component that slices a string between the halves of a surrogate pair would."""
+
+    @component.output_types(text=str)
+    def run(self, word: Any) -> dict:
+        if word == "raise":
+            raise ValueError("cannot take \udc80 here")
+        if word == "emit":
+            return {"text": "half \ud800 a pair", "count": 2**70}
+        return {"text": str(word)}
+
+
+@component
+class KeyUser:
+    """Uses its key as a careless client would: logs it, and puts it in its error and output."""
+
+    def __init__(self, api_key: Secret, fail_warm_up: bool = False) -> None:
+        self.api_key = api_key
+        self.fail_warm_up = fail_warm_up
+
+    def warm_up(self) -> None:
+        if self.fail_warm_up:
+            raise ConnectionRefusedError(f"cannot sign in with {self.api_key.resolve()}")
+
+    @component.output_types(text=str)
+    def run(self, word: str) -> dict:
+        key = self.api_key.resolve()
+        logger.warning("calling the service with key %s", key)
+        if word == "fail":
+            raise PermissionError(f"the service refused key {key}")
+        return {"text": f"{word} with {key}"}

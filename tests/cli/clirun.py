@@ -36,14 +36,21 @@ def child_env(**extra: str) -> dict[str, str]:
 
 
 def ragrun(
-    *args: str | Path, stdin: str | None = None, cwd: Path | None = None, **env: str
-) -> subprocess.CompletedProcess[str]:
-    """`python -m ragrun ARGS` with stdout and stderr captured (so stdout is not a terminal)."""
+    *args: str | Path | bytes,
+    stdin: str | None = None,
+    cwd: Path | None = None,
+    binary: bool = False,
+    **env: str,
+) -> subprocess.CompletedProcess[Any]:
+    """`python -m ragrun ARGS` with stdout and stderr captured (so stdout is not a terminal).
+
+    With `binary`, stdout and stderr are bytes, undecoded (to check they are valid UTF-8).
+    """
     return subprocess.run(
-        [sys.executable, "-m", "ragrun", *map(str, args)],
-        input=stdin,
+        [sys.executable, "-m", "ragrun", *(a if isinstance(a, bytes) else str(a) for a in args)],
+        input=stdin.encode() if binary and stdin is not None else stdin,
         capture_output=True,
-        text=True,
+        text=not binary,
         cwd=cwd or ROOT,
         env=child_env(**env),
         timeout=120,  # a safety net against a hung child, not a timing assertion

@@ -182,6 +182,27 @@ def test_include_outputs_from(chain: Path) -> None:
         pytest.param(["-i", "novalue"], "expected NAME=VALUE, found 'novalue'", id="i-no-equals"),
         pytest.param(["--data", "[1]"], "expected a JSON object, found list", id="data-not-object"),
         pytest.param(["--data", "{oops"], "--data is not valid JSON", id="data-not-json"),
+        pytest.param(
+            ["--data", '{"q": ' + "[" * 500 + "]" * 500 + "}"],
+            "--data: JSON nested more than 100 levels deep",
+            id="data-nested-too-deep",
+        ),
+        pytest.param(
+            ["--data", "[" * 60_000 + "]" * 60_000],  # an argument holds 128 KiB at most
+            "--data: JSON nested more than 100 levels deep",
+            id="data-nested-past-the-stack",
+        ),
+        pytest.param(
+            ["--data", '{"q": "\\ud800"}'], "holds a lone surrogate", id="data-lone-surrogate"
+        ),
+        pytest.param(
+            ["-i", "deep=" + "[" * 5000 + "]" * 5000],
+            "Error: -i deep: JSON nested more than 100 levels deep",
+            id="i-nested-too-deep",
+        ),
+        pytest.param(
+            ["-i", "n=" + "9" * 5000], "a number has more than 4300 digits", id="i-huge-number"
+        ),
         pytest.param(["--set", "suffix=1"], "expected COMPONENT.PARAM=VALUE", id="set-no-dot"),
         pytest.param(
             ["--set", "uper.suffix=1"], "Did you mean 'upper'?", id="set-unknown-component"
@@ -203,6 +224,18 @@ def test_usage_mistakes_exit_2_without_traceback(
     assert message in done.stderr
     assert done.stdout == ""
     assert "Traceback" not in done.stderr
+
+
+def test_non_utf8_data_and_inputs_are_usage_errors(chain: Path, tmp_path: Path) -> None:
+    latin1 = tmp_path / "data.json"
+    latin1.write_bytes('{"question": "café"}'.encode("latin-1"))
+    from_file = ragrun(chain, "--data", f"@{latin1}", "-i", "text=t")
+    from_arg = ragrun(chain, "-i", b"question=caf\xe9", "-i", "text=t")
+    assert (from_file.returncode, from_arg.returncode) == (2, 2)
+    assert f"Error: --data @{latin1} is not valid UTF-8: byte 0xe9 at offset 17" in from_file.stderr
+    assert "Error: -i question is not valid UTF-8 text" in from_arg.stderr
+    for done in (from_file, from_arg):
+        assert "internal error" not in done.stderr and done.stdout == ""
 
 
 def test_invalid_pipeline_is_reported_located_with_exit_2(tmp_path: Path) -> None:

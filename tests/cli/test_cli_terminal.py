@@ -107,6 +107,33 @@ def test_batch_view_shows_one_line_per_input(capsys: pytest.CaptureFixture[str])
     assert "✗ run s (line 4) failed: E: m" in capsys.readouterr().err
 
 
+def test_views_show_outputs_of_any_depth_and_content() -> None:
+    """A component's output nested past Python's recursion limit, or holding a lone surrogate,
+    is still shown: a view that raised would end the whole batch."""
+    deep: list = []
+    current = deep
+    for _ in range(5000):
+        current.append([])
+        current = current[0]
+    outputs = {"c": {"deep": deep, "text": "half \ud800 pair"}}
+    batch_out, run_out = io.StringIO(), io.StringIO()
+    BatchView(batch_out, color=False)(RunFinished(run="r", t=0.1, line=1, outputs=outputs))
+    TerminalView(run_out, color=False)(RunFinished(run="r", t=0.1, outputs=outputs))
+    assert "nested deeper than" in batch_out.getvalue()
+    assert "half \ufffd pair" in run_out.getvalue()
+
+
+def test_text_no_encoding_can_write_reaches_the_terminal_replaced(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = io.StringIO()
+    view = TerminalView(out, color=False)
+    view(Chunk(run="r", t=0.0, component="llm", content="x\udc80y"))
+    view(RunFailed(run="r", t=0.1, component="c", error=ErrorInfo(type="E", message="\ud800!")))
+    assert out.getvalue() == "llm > x\ufffdy\n"
+    assert "E: \ufffd!" in capsys.readouterr().err
+
+
 LOCATED = PipelineValidationError(
     [Problem("components.a.type", "unknown type 'X'", Location("p.yaml", 3, 5))]
 )

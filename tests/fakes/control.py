@@ -39,6 +39,9 @@ class Fault:
     after_chunks: int = 0
     """For a `drop` on a streamed reply: chunks sent before the connection is closed (a reply
     that is not streamed is dropped whole)."""
+    echo_headers: bool = False
+    """For a `status` fault: put the request's headers, `Authorization` included, in the error
+    message, as a careless proxy or a debugging server does (to test that keys are redacted)."""
 
     @classmethod
     def rate_limit(cls, retry_after: float | None = 1.0) -> Fault:
@@ -49,6 +52,11 @@ class Fault:
     def server_error(cls, status: int = 500, retry_after: float | None = None) -> Fault:
         """An HTTP 5xx error (500 by default; 503 for "unavailable")."""
         return cls("status", status=status, retry_after=retry_after)
+
+    @classmethod
+    def unauthorized(cls, *, echo_headers: bool = False) -> Fault:
+        """HTTP 401; with `echo_headers`, the body repeats the request's headers, key and all."""
+        return cls("status", status=401, echo_headers=echo_headers)
 
     @classmethod
     def stall(cls, seconds: float = 30.0) -> Fault:
@@ -68,6 +76,7 @@ class Fault:
             "retry_after": self.retry_after,
             "seconds": self.seconds,
             "after_chunks": self.after_chunks,
+            "echo_headers": self.echo_headers,
         }
 
     @classmethod

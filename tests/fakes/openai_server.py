@@ -38,7 +38,11 @@ from . import openai_replies as replies
 from .control import CHAT, EMBEDDINGS, MODELS, Fault, RecordedRequest, ServerControl
 
 _READ_SIZE = 65536
-_STATUS_TYPES = {429: "rate_limit_exceeded", 503: "service_unavailable"}
+_STATUS_TYPES = {
+    401: "invalid_api_key",
+    429: "rate_limit_exceeded",
+    503: "service_unavailable",
+}
 
 
 class _Dropped(Exception):
@@ -187,7 +191,7 @@ class FakeOpenAIServer:
         if fault is not None and fault.kind == "stall":
             await _stall(fault.seconds, reader, conn)
         elif fault is not None and fault.kind == "status":
-            await _send_fault(conn, writer, fault)
+            await _send_fault(conn, writer, fault, request)
             return
         drop_after = fault.after_chunks if fault is not None and fault.kind == "drop" else None
         if drop_after == 0:
@@ -310,13 +314,23 @@ async def _send_json(
     await writer.drain()
 
 
-async def _send_fault(conn: h11.Connection, writer: asyncio.StreamWriter, fault: Fault) -> None:
+async def _send_fault(
+    conn: h11.Connection, writer: asyncio.StreamWriter, fault: Fault, request: RecordedRequest
+) -> None:
     extra = []
     if fault.retry_after is not None:
         value = fault.retry_after
         extra.append(("retry-after", str(int(value)) if value == int(value) else str(value)))
     kind = _STATUS_TYPES.get(fault.status, "server_error")
-    body = replies.error_body(f"injected HTTP {fault.status}", kind=kind, code=kind)
+    message = f"injected HTTP {fault.status}"
+    if fault.echo_headers:
+        sent = {"authorization": request.authorization, **request.headers}
+        message += "; the request's headers were: " + ", ".join(
+            f"{name}: {value}" for name, value in sent.items()
+        )
+    body = replies.error_body(message, kind=kind, code=kind)
+    if fault.echo_headers:
+        body["error"]["request_headers"] = sent  # a second copy, beside the message
     await _send_json(conn, writer, fault.status, body, extra)
 
 

@@ -142,6 +142,16 @@ def test_server_errors(client, fake_openai, status: int) -> None:
     assert info.value.status_code == status
 
 
+def test_an_unauthorized_echo_repeats_the_key_in_the_error(client, fake_openai) -> None:
+    """The careless server the redaction tests need: the key comes back in the error text."""
+    fake_openai.control.fail_next(Fault.unauthorized(echo_headers=True))
+    with pytest.raises(openai.AuthenticationError) as info:
+        client.chat.completions.create(model="m", messages=USER)
+    assert info.value.status_code == 401
+    assert "authorization: Bearer sk-test" in str(info.value)
+    assert info.value.body["request_headers"]["authorization"] == "Bearer sk-test"
+
+
 def test_stall_longer_than_the_client_timeout_times_out(client, fake_openai) -> None:
     fake_openai.control.fail_next(Fault.stall(60))
     with pytest.raises(openai.APITimeoutError):

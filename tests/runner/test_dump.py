@@ -19,7 +19,7 @@ def build() -> Pipeline:
     p = Pipeline(
         metadata={"name": "notes"},
         max_runs_per_component=7,
-        inputs={"text": ["upper.text"], "query": ["search.query"]},
+        inputs={"text": ["upper.text"], "query": ["search.query"], "note": ["keyed.text"]},
         outputs={"prompt": "template.prompt"},
     )
     store = NoteStore(path="notes.store")
@@ -40,6 +40,7 @@ metadata:
 inputs:
   text: upper.text
   query: search.query
+  note: keyed.text
 outputs:
   prompt: template.prompt
 components:
@@ -103,7 +104,7 @@ def test_loads_of_dumps_builds_the_same_pipeline() -> None:
 
 
 def test_loads_of_dumps_runs_the_same() -> None:
-    data = {"text": "hi", "query": "q", "keyed": {"text": "x"}}
+    data = {"text": "hi", "query": "q", "note": "x"}
     assert load_text(dumps(build())).run(data) == build().run(data)
 
 

@@ -76,10 +76,47 @@ def test_public_inputs_fan_out_to_their_sockets() -> None:
 
 
 def test_nested_data_reaches_any_free_socket_and_mixes_with_flat_names() -> None:
-    routed = route_inputs(
-        rag(public=True), {"question": "why?", "retriever": {"top_k": 2, "filters": {"a": 1}}}
-    )
+    data = {"question": "why?", "text": "t", "retriever": {"top_k": 2, "filters": {"a": 1}}}
+    routed = route_inputs(rag(), data)
     assert routed["retriever"] == {"top_k": 2, "filters": {"a": 1}}
+
+
+def test_declared_inputs_are_the_only_way_in() -> None:
+    """With `inputs:` declared, nested data reaches only the sockets declared inputs feed."""
+    with pytest.raises(PipelineInputError) as info:
+        route_inputs(rag(public=True), {"question": "why?", "retriever": {"top_k": 2}})
+    assert str(info.value) == (
+        "input 'retriever.top_k': the pipeline declares its inputs, and a run can give only "
+        "those (or the sockets they feed: embedder.text, prompt.question); no declared input "
+        "feeds 'retriever.top_k'. To let runs set it, add it under inputs: in the YAML"
+    )
+    routed = route_inputs(
+        rag(public=True), {"embedder": {"text": "a"}, "prompt": {"question": "b"}}
+    )
+    assert routed == {"embedder": {"text": "a"}, "prompt": {"question": "b"}}
+
+
+def test_run_data_cannot_replace_a_declared_pipelines_template() -> None:
+    p = Pipeline.loads(
+        "inputs: {question: [prompt.question]}\n"
+        "components:\n"
+        "  prompt: {type: PromptBuilder, init_parameters: {template: 'Q: {{ question }}'}}\n"
+    )
+    with pytest.raises(PipelineInputError, match=r"no declared input feeds 'prompt\.template'"):
+        p.run({"question": "q", "prompt": {"template": "{{ 7 ** 123456789 }}"}})
+    assert p.run({"question": "q"}) == {"prompt": {"prompt": "Q: q"}}
+
+
+def test_a_required_socket_no_declared_input_feeds_says_how_to_fix_the_yaml() -> None:
+    p = Pipeline(inputs={"question": ["prompt.question"]})
+    p.add_component("prompt", Prompt())
+    with pytest.raises(PipelineInputError) as info:
+        route_inputs(p, {"question": "q"})
+    assert str(info.value) == (
+        "missing input 'prompt.documents' (list[Document], feeds prompt.documents): no "
+        "declared input feeds it, so no run can give it; add it under inputs: in the YAML, "
+        "or connect a sender to it"
+    )
 
 
 def test_json_values_are_coerced_to_the_socket_types() -> None:
@@ -140,8 +177,8 @@ def test_a_variadic_value_is_one_item_of_the_list() -> None:
             id="unknown-socket",
         ),
         pytest.param(
-            rag(public=True),
-            {"question": "q", "retriever": {"query_embedding": [1.0]}},
+            rag(),
+            {"question": "q", "text": "t", "retriever": {"query_embedding": [1.0]}},
             "input 'retriever.query_embedding': it is fed by embedder.embedding; "
             "a run cannot give it a value too",
             id="socket-fed-by-a-connection",
@@ -153,8 +190,8 @@ def test_a_variadic_value_is_one_item_of_the_list() -> None:
             id="given-twice",
         ),
         pytest.param(
-            rag(public=True),
-            {"question": "q", "retriever": {"top_k": "many"}},
+            rag(),
+            {"question": "q", "text": "t", "retriever": {"top_k": "many"}},
             "input 'retriever.top_k': expected int, found str 'many' "
             "(Input should be a valid integer, unable to parse string as an integer)",
             id="wrong-type",
@@ -179,6 +216,12 @@ def test_mistakes_are_named(pipeline: Pipeline, data: dict[str, Any], message: s
         route_inputs(pipeline, data)
     assert str(info.value) == message
     assert info.value.exit_code == 2
+
+
+def test_an_absurdly_long_unknown_name_is_cut_in_the_message() -> None:
+    with pytest.raises(PipelineInputError) as info:
+        route_inputs(rag(public=True), {"x" * 1_000_000: 1})
+    assert len(str(info.value)) < 500 and "(1000000 characters)" in str(info.value)
 
 
 def test_every_mistake_is_reported_at_once() -> None:

@@ -9,7 +9,9 @@ from pathlib import Path
 import anyio
 import pytest
 
+from ragrun.errors import PipelineInputError
 from ragrun.inputs_file import InputLines, LineSet, count_items
+from ragrun.inputs_json import MAX_TEXT_BYTES
 
 pytestmark = pytest.mark.anyio
 
@@ -66,3 +68,22 @@ def test_a_line_set_is_a_set_of_line_numbers() -> None:
     assert len(lines) == 2
     assert 3 in lines and 1_000_000 in lines
     assert 4 not in lines and 2_000_000 not in lines and -1 not in lines and "3" not in lines
+
+
+async def test_a_line_over_the_size_limit_is_skipped_unread_and_fails_alone() -> None:
+    """Only `MAX_TEXT_BYTES` of it are ever held; the lines after it are read as usual."""
+    huge = b'{"text": "' + b"x" * (MAX_TEXT_BYTES + 10) + b'"}'
+    stream = io.BytesIO(b'{"a": 1}\n' + huge + b'\n{"a": 2}\n' + huge)
+    found = [item async for item in InputLines(stream)]
+    assert [(item.line, item.index) for item in found] == [(1, 0), (2, 1), (3, 2), (4, 3)]
+    assert (found[0].data, found[2].data) == (b'{"a": 1}', b'{"a": 2}')
+    for item in (found[1], found[3]):
+        assert isinstance(item.data, PipelineInputError)
+        assert f"line {item.line} is {len(huge) // 2**20} MiB long" in str(item.data)
+
+
+def test_count_items_reads_blocks_so_a_huge_line_is_one_item(tmp_path: Path) -> None:
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b"{}\n" + b" " * 3_000_000 + b"\n" + b"x" * 3_000_000 + b"\n\n{}")
+    assert count_items(str(path)) == 3
+    assert count_items(str(path), LineSet([3])) == 2
