@@ -23,6 +23,16 @@ PathKey = tuple[str | int, ...]
 """A path into the data: mapping keys and list indices, such as `("connections", 2, "receiver")`."""
 
 
+@dataclass(frozen=True)
+class Filled:
+    """A string whose `${VAR}` references were filled from the environment."""
+
+    written: str
+    """The text as the file has it, `${OPENAI_API_KEY}`: what messages show."""
+    variables: tuple[str, ...]
+    """The variables whose values were put in."""
+
+
 @dataclass
 class Source:
     """Parsed YAML: the plain data, where each part of it came from, and the file's name."""
@@ -35,6 +45,10 @@ class Source:
     """Paths set from the command line (`--set`): they have no place in the file."""
     unfilled: set[PathKey] = field(default_factory=set)
     """Paths whose `${VAR}` could not be filled: already reported, so later checks skip them."""
+    filled: dict[PathKey, Filled] = field(default_factory=dict)
+    """Paths whose string was filled from the environment, with the text as written."""
+    filled_values: dict[str, str] = field(default_factory=dict, repr=False)
+    """The value of each variable used, kept only to take it out of messages (`redact`)."""
 
     def locate(self, path: Sequence[str | int]) -> Location | None:
         """The location of `path`, or of its nearest ancestor present in the file."""

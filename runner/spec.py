@@ -300,6 +300,15 @@ def describe(value: Any) -> str:
     return f"{value!r} ({type(value).__name__})"
 
 
+def found_text(source: Source, path: PathKey, value: Any) -> str:
+    """`describe(value)`, except that a value filled from the environment is never shown: its
+    reference as the file writes it stands in (`'${TOP_K}' (from the environment)`)."""
+    filled = source.filled.get(tuple(path))
+    if filled is not None:
+        return f"'{filled.written}' (from the environment; its value is not shown)"
+    return describe(value)
+
+
 def allowed_keys(path: PathKey) -> tuple[str, ...]:
     """The keys the YAML allows at `path`: follow the models along it (`()` is the top)."""
     annotation: Any = PipelineSpec
