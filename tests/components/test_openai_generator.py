@@ -12,6 +12,7 @@ import openai
 import pytest
 
 from ragrun import ChatMessage, ChatRole, Secret, StreamingChunk
+from ragrun.allowlist import allowing
 from ragrun.components.generators import openai as generator_module
 from ragrun.components.generators.openai import OpenAIChatGenerator
 from ragrun.components.openai_client import PLACEHOLDER_KEY, MissingAPIKeyError
@@ -148,9 +149,16 @@ def test_stream_true_in_generation_kwargs_streams_without_a_callback(fake_openai
 
 
 def test_streaming_callback_from_a_dotted_path(fake_openai, emitted) -> None:
-    generator = make(fake_openai, streaming_callback="builtins.print")
+    with allowing(["builtins"]):  # a dotted path names a function of an allowed module
+        generator = make(fake_openai, streaming_callback="builtins.print")
     generator.warm_up()
     assert generator.streaming_callback is print
+
+
+def test_streaming_callback_from_a_module_that_is_not_allowed_is_refused(fake_openai) -> None:
+    generator = make(fake_openai, streaming_callback="os.system")
+    with pytest.raises(ValueError, match="refusing to import 'os' for streaming_callback"):
+        generator.warm_up()
 
 
 def test_streaming_refuses_several_choices(fake_openai) -> None:
