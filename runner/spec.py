@@ -139,15 +139,58 @@ def parse_spec(source: Source) -> tuple[ParsedSpec | None, list[Problem]]:
             (), f"expected a mapping with components and connections, found {found}"
         )
         return None, [problem]
+    data = {k: v for k, v in data.items() if not _is_extension(k)}
+    booleans = _booleans_for_numbers(source, PipelineSpec, data, ())
     try:
         spec = PipelineSpec.model_validate(data)
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
     else:
-        return ParsedSpec(spec, set(), list(range(len(spec.connections)))), []
+        return ParsedSpec(spec, set(), list(range(len(spec.connections)))), booleans
     paths = [_data_path(data, err["loc"], err["type"]) for err in errors]
     problems = _problems(source, errors, paths)
-    return _without_errors(data, paths), problems
+    return _without_errors(data, paths), problems + booleans
+
+
+def _is_extension(key: Any) -> bool:
+    """A top-level `x-...` key: ignored, a place for anchors (`x-defaults: &defaults ...`) that
+    components merge in (`<<: *defaults`), as in Docker Compose files."""
+    return isinstance(key, str) and key.startswith("x-")
+
+
+def _booleans_for_numbers(
+    source: Source, annotation: Any, value: Any, path: PathKey
+) -> list[Problem]:
+    """`true` where a number is expected: pydantic's lax mode would read it as 1."""
+    if isinstance(value, bool):
+        options = _arms(annotation)
+        if bool in options or Any in options or not ({int, float} & set(options)):
+            return []
+        kind = "an integer" if int in options else "a number"
+        return [source.problem(path, f"expected {kind}, found {describe(value)}")]
+    model = _model_in(annotation)
+    found: list[Problem] = []
+    if model is not None and isinstance(value, dict):
+        for key, item in value.items():
+            info = model.model_fields.get(str(key))
+            if info is not None:
+                found += _booleans_for_numbers(source, info.annotation, item, (*path, key))
+        return found
+    args = typing.get_args(annotation)
+    if isinstance(value, dict) and typing.get_origin(annotation) is dict and len(args) == 2:
+        for key, item in value.items():
+            found += _booleans_for_numbers(source, args[1], item, (*path, key))
+    return found
+
+
+def _arms(annotation: Any) -> list[Any]:
+    """`PositiveInt | None` -> `[int, NoneType]`: the plain types an annotation allows."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return _arms(args[0])
+    if origin in (typing.Union, types.UnionType):
+        return [arm for arg in args for arm in _arms(arg)]
+    return [annotation]
 
 
 def _without_errors(data: dict[str, Any], paths: list[PathKey]) -> ParsedSpec:
