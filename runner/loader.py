@@ -32,7 +32,7 @@ from .construction import Builder
 from .declarations import Checker
 from .diagnostics import Problem
 from .errors import PipelineValidationError
-from .interpolate import interpolate, redact_problems
+from .interpolate import interpolate, looks_secret, redact_problems
 from .pipeline import Pipeline
 from .source import PathKey, Source, parse, read_file
 from .spec import ParsedSpec, PublicInput, parse_spec
@@ -98,6 +98,9 @@ def _checked_pipeline(source: Source, overrides: Mapping[str, Any] | None) -> Pi
     )
     if spec.ray is not None:
         pipeline.ray = spec.ray.model_dump(exclude_unset=True)
+    pipeline.filled_secrets = {
+        name: value for name, value in source.filled_values.items() if looks_secret(name, value)
+    }
     _add_components(pipeline, parsed, source, problems)
     declared = set(spec.components) | parsed.broken
     skip = declared - set(pipeline.nodes)  # declared but not built: already reported

@@ -72,6 +72,9 @@ class Pipeline:
         self.input_defaults: dict[str, Any] = dict(input_defaults or {})
         self.ray: dict[str, Any] = {}
         """The YAML's `ray:` settings for `--backend ray` (only the keys it set)."""
+        self.filled_secrets: dict[str, str] = {}
+        """Values the loader filled from variables that look like secrets, by variable name:
+        `dumps` writes `${NAME}` back in their place, never the value."""
         self._graph: Graph | None = None
         self._warmed_up = False
 

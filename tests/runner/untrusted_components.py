@@ -73,3 +73,15 @@ class Loose:
     @component.output_types(text=str)
     def run(self, text: str) -> dict[str, Any]:
         return {"text": text}
+
+
+@component
+class Echoing:
+    """A constructor whose error quotes the value it was given, as many do."""
+
+    def __init__(self, url: str) -> None:
+        raise ValueError(f"cannot connect to {url}")
+
+    @component.output_types(text=str)
+    def run(self, text: str) -> dict[str, Any]:
+        return {"text": text}
