@@ -99,7 +99,7 @@ def read_file(path: str | Path) -> Source:
             [
                 Problem(
                     "",
-                    f"the file is larger than {MAX_FILE_BYTES:,} bytes (1 MiB), the most a "
+                    f"the file is larger than {MAX_FILE_BYTES:,} bytes (512 KiB), the most a "
                     "pipeline file may hold",
                     Location(file, 1, 1),
                 )
@@ -188,9 +188,10 @@ def _yaml() -> Any:
     """A round-trip loader (it keeps positions) that enforces the limits as it composes."""
     from ruamel.yaml import YAML
 
-    from .yaml_limits import BoundedComposer, GuardedConstructor
+    from .yaml_limits import BoundedComposer, BoundedScanner, GuardedConstructor
 
     yaml = YAML(typ="rt")
+    yaml.Scanner = BoundedScanner
     yaml.Composer = BoundedComposer
     yaml.Constructor = GuardedConstructor
     return yaml

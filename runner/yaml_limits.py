@@ -7,7 +7,7 @@ overflows any recursive reader. ruamel's composer sees each node once, before an
 it, so the limits are checked there, in time linear in the file:
 
 - `MAX_FILE_BYTES`: the file's size, checked before it is parsed;
-- `MAX_NODES`: values (mappings, lists and scalars) once every alias is expanded;
+- `MAX_NODES`: values (mappings, lists and scalars), as written and once aliases expand;
 - `MAX_DEPTH`: nesting, as written and once aliases are expanded;
 - `MAX_INT_DIGITS`: Python's own limit for turning text into an integer.
 
@@ -28,11 +28,14 @@ from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import AliasEvent, ScalarEvent
 from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+from ruamel.yaml.scanner import RoundTripScanner
 
-MAX_FILE_BYTES = 1_048_576
-"""1 MiB: a pipeline file is a few kilobytes; one with a long inline prompt, tens."""
-MAX_NODES = 100_000
-"""Values once aliases are expanded; a pipeline of a hundred components holds a few thousand."""
+MAX_FILE_BYTES = 524_288
+"""512 KiB: a pipeline file is a few kilobytes; one with a long inline prompt, tens."""
+MAX_NODES = 10_000
+"""Values (mappings, lists, scalars), as written and once aliases are expanded: rag.yaml holds
+about 80, a pipeline of a hundred components a few thousand. ruamel reads about 10,000 values a
+second, so this also bounds the time a file can take."""
 MAX_DEPTH = 100
 """Levels of nesting; a pipeline nests about ten (a JSON schema in generation_kwargs, twenty)."""
 MAX_INT_DIGITS = 4300
@@ -58,7 +61,7 @@ def check_text(text: str) -> tuple[int, str] | None:
     if len(text) > MAX_FILE_BYTES:
         return 0, (
             f"the pipeline holds {len(text):,} characters; a pipeline file may hold at most "
-            f"{MAX_FILE_BYTES:,} (1 MiB)"
+            f"{MAX_FILE_BYTES:,} (512 KiB)"
         )
     bad = _NOT_PRINTABLE.search(text)
     if bad is None:
@@ -82,6 +85,24 @@ def line_and_column(text: str, offset: int) -> tuple[int, int]:
     return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
 
 
+class BoundedScanner(RoundTripScanner):
+    """ruamel's scanner, refusing flow collections (`[`, `{`) nested past `MAX_DEPTH`.
+
+    Checked here, before the composer sees anything: the scanner reads a whole line of flow
+    YAML ahead, and its work per token grows with the flow nesting, so `[[[[...` on one line
+    would cost quadratic time before the composer could refuse it.
+    """
+
+    def fetch_flow_collection_start(self, TokenClass: Any, to_push: Any) -> None:
+        if self.flow_level >= MAX_DEPTH:
+            raise Refused(
+                f"the YAML nests deeper than {MAX_DEPTH} levels here; a pipeline file may nest "
+                f"at most {MAX_DEPTH}",
+                self.reader.get_mark(),
+            )
+        super().fetch_flow_collection_start(TokenClass, to_push)
+
+
 class BoundedComposer(Composer):
     """ruamel's composer, measuring each node as it completes and refusing what breaks a rule.
 
@@ -94,6 +115,7 @@ class BoundedComposer(Composer):
         super().__init__(loader)
         self.warn_double_anchors = False  # redefining an anchor is valid YAML
         self._nesting = 0
+        self._composed = 0
         self._measures: dict[int, tuple[int, int]] = {}
 
     def compose_document(self) -> Any:
@@ -118,6 +140,13 @@ class BoundedComposer(Composer):
                 )
             return node
         self._nesting += 1
+        self._composed += 1
+        if self._composed > MAX_NODES:  # counted as they come: a long flat list stops here
+            raise Refused(
+                f"the file holds more than {MAX_NODES:,} values; a pipeline file may hold at "
+                f"most {MAX_NODES:,}",
+                event.start_mark,
+            )
         if self._nesting > MAX_DEPTH:
             raise Refused(
                 f"the YAML nests deeper than {MAX_DEPTH} levels here; a pipeline file may nest "
