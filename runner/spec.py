@@ -218,6 +218,8 @@ def _still_checkable(
     out = {}
     for name in broken:
         entry = components.get(name)
+        if not isinstance(name, str):
+            continue  # a name that is not a string is the mistake
         if not isinstance(entry, dict):
             continue
         bad = {p[2] for p in paths if len(p) > 2 and p[:2] == ("components", name)}
@@ -237,6 +239,8 @@ def _data_path(data: Any, loc: tuple[str | int, ...], kind: str) -> PathKey:
     node = data
     for position, part in enumerate(loc):
         last = position == len(loc) - 1
+        if isinstance(node, dict):
+            part = _key_in(node, part)
         if isinstance(node, dict) and part in node:
             node = node[part]
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
@@ -245,6 +249,20 @@ def _data_path(data: Any, loc: tuple[str | int, ...], kind: str) -> PathKey:
             continue  # a tag pydantic adds for a union arm or a validator, not a key
         path.append(part)
     return tuple(path)
+
+
+def _key_in(node: dict[Any, Any], part: Any) -> Any:
+    """The key of `node` that pydantic's `part` stands for: it writes a key that is not a string
+    (`~`, `true`) as its str(), and `true` compares equal to 1."""
+    for matches in (
+        lambda k: k == part and type(k) is type(part),
+        lambda k: str(k) == str(part),
+        lambda k: k == part,
+    ):
+        for key in node:
+            if matches(key):
+                return key
+    return part
 
 
 def _problems(source: Source, errors: list[Any], paths: list[PathKey]) -> list[Problem]:
@@ -259,7 +277,7 @@ def _problems(source: Source, errors: list[Any], paths: list[PathKey]) -> list[P
         kind = errs[0]["type"]
         if path in deeper and kind not in ("extra_forbidden", "missing"):
             continue
-        if kind == "invalid_key":
+        if kind == "invalid_key" or (path and errs[0]["loc"][-1] == "[key]"):
             problems.append(
                 source.problem(path, f"a key must be a string; found {describe(path[-1])}")
             )
