@@ -23,10 +23,10 @@ import typing
 from typing import Any
 
 from .component import init_parameters_of, is_component
-from .parameters import init_signature, wants_secret
+from .parameters import init_signature, is_secret_class, wants_secret
 from .pipeline import Node, Pipeline
 from .registry import type_name_of
-from .secrets import Secret
+from .secrets import Secret, is_secret_dict
 from .spec import PipelineSpec
 from .typecheck import type_name
 
@@ -97,7 +97,7 @@ def _declaration(instance: Any, where: str) -> dict[str, Any]:
         if parameter is not None and not parameter.required and _same(value, parameter.default):
             continue
         if parameter is not None and wants_secret(parameter.annotation):
-            if value is not None and not isinstance(value, Secret):
+            if not (value is None or is_secret_class(type(value)) or is_secret_dict(value)):
                 raise DumpError(
                     f"{where}.init_parameters.{name}: holds a plain value where a Secret is "
                     "expected; it is not written (its value is not shown): give the component "
