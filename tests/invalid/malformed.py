@@ -38,6 +38,27 @@ max_runs_per_component: 5
 """A valid pipeline: the base most families break."""
 
 
+def billion_laughs_text() -> str:
+    """The classic bomb of issue 9: nine anchors, each a list of nine aliases of the one before
+    (10^9 'lol's once expanded, in about 400 bytes)."""
+    lines = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
+        lines.append(f"{name}: &{name} [{', '.join(['*' + prev] * 9)}]")
+    return "\n".join(lines) + "\n"
+
+
+def alias_chain_text(length: int = 3000) -> str:
+    """Each anchor a list holding an alias of the one before: expanded, `length` levels deep."""
+    lines = ["x-chain:", "  a0: &a0 [x]"]
+    lines += [f"  a{i}: &a{i} [*a{i - 1}]" for i in range(1, length)]
+    return "\n".join(lines) + "\ncomponents: {}\n"
+
+
+def deep_text(depth: int = 1000) -> str:
+    """Flow lists nested `depth` deep, on one line."""
+    return "components: " + "[" * depth + "]" * depth + "\n"
+
+
 @dataclass(frozen=True)
 class Malformed:
     """One generated file: a name that says what is wrong with it, and its bytes."""

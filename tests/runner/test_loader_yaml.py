@@ -13,6 +13,7 @@ from ragrun import PipelineValidationError
 from ragrun.loader import load_file, load_text
 from ragrun.source import parse
 from ragrun.yaml_limits import MAX_DEPTH, MAX_NODES
+from tests.invalid.malformed import alias_chain_text, billion_laughs_text, deep_text
 
 S = "tests.runner.sample_components"
 
@@ -79,3 +80,32 @@ def test_a_file_just_inside_the_limits_loads() -> None:
 def test_aliases_within_the_limits_expand() -> None:
     text = "a: &a [1, 2, 3]\nb: &b [*a, *a, *a]\nc: [*b, *b]\n"
     assert parse(text).data["c"] == [[[1, 2, 3]] * 3] * 2
+
+
+@pytest.mark.parametrize(
+    ("bomb", "first_line"),
+    [
+        pytest.param(
+            billion_laughs_text(),
+            "bomb.yaml:5:4: this value stands for more than 10,000 values once its aliases are "
+            "expanded; a pipeline file may hold at most 10,000",
+            id="billion-laughs",
+        ),
+        pytest.param(
+            alias_chain_text(3000),
+            "bomb.yaml:101:8: this value nests deeper than 100 levels once its aliases are "
+            "expanded; a pipeline file may nest at most 100",
+            id="alias-chain-3000",
+        ),
+        pytest.param(
+            deep_text(1000),
+            "bomb.yaml:1:113: the YAML nests deeper than 100 levels here; a pipeline file may "
+            "nest at most 100",
+            id="nesting-1000",
+        ),
+    ],
+)
+def test_the_bombs_of_issue_9_are_located_refusals(bomb: str, first_line: str) -> None:
+    with pytest.raises(PipelineValidationError) as caught:
+        load_text(bomb, "bomb.yaml")
+    assert str(caught.value) == first_line
