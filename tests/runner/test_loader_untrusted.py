@@ -74,20 +74,28 @@ print(json.dumps({"outcome": outcome, "imported": forbidden}))
 
 
 @pytest.mark.parametrize(
-    ("payload", "unsafe", "expected"),
+    ("payload", "unsafe", "expected", "imported"),
     [
         pytest.param(
-            POPEN_UNDER_UNKNOWN_PARAMETER, False, "unknown init parameter 'nope'", id="unknown"
+            POPEN_UNDER_UNKNOWN_PARAMETER,
+            False,
+            "unknown init parameter 'nope'",
+            [],
+            id="unknown",
         ),
-        pytest.param(POPEN_UNDER_ANY, False, "refusing to import 'subprocess'", id="any-typed"),
-        pytest.param(
-            POPEN_UNDER_ANY, True, "cannot be built inside init_parameters", id="any-typed-unsafe"
+        pytest.param(POPEN_UNDER_ANY, False, "refusing to import 'subprocess'", [], id="any-typed"),
+        pytest.param(  # unsafe lets it import subprocess; the value-type rule still refuses
+            POPEN_UNDER_ANY,
+            True,
+            "cannot be built inside init_parameters",
+            ["subprocess"],
+            id="any-typed-unsafe",
         ),
-        pytest.param(ZEN, False, "refusing to import 'this'", id="module-not-allowed"),
+        pytest.param(ZEN, False, "refusing to import 'this'", [], id="module-not-allowed"),
     ],
 )
 def test_pipeline_load_of_a_payload_creates_nothing_and_imports_nothing_forbidden(
-    tmp_path: Path, payload: str, unsafe: bool, expected: str
+    tmp_path: Path, payload: str, unsafe: bool, expected: str, imported: list[str]
 ) -> None:
     pipeline = tmp_path / "payload.yaml"
     pipeline.write_text(payload)
@@ -103,7 +111,7 @@ def test_pipeline_load_of_a_payload_creates_nothing_and_imports_nothing_forbidde
     report = json.loads(out.stdout.splitlines()[-1])
     assert expected in report["outcome"]
     assert f"{pipeline}:" in report["outcome"]  # located
-    assert report["imported"] == []  # neither payload's module was imported
+    assert report["imported"] == imported
     assert not (tmp_path / "pwned").exists()
 
 
