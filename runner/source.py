@@ -281,8 +281,13 @@ def _own_position(node: Any) -> tuple[int, int] | None:
 
 
 def _plain_key(key: Any) -> Any:
-    # Keys such as `1:` or `true:` stay what YAML says they are; strings lose ruamel's subclass.
-    return str(key) if isinstance(key, str) else _plain_scalar(key)
+    # Keys such as `1:` or `true:` stay what YAML says they are; strings lose ruamel's subclass,
+    # and `!!str 5:` (ruamel keeps the tag) is the string "5".
+    if isinstance(key, str):
+        return str(key)
+    if type(key).__name__ == "TaggedScalar":
+        return str(key.value)
+    return _plain_scalar(key)
 
 
 def _plain_scalar(value: Any) -> Any:

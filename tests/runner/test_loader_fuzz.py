@@ -14,7 +14,7 @@ import os
 from datetime import timedelta
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ragrun.errors import PipelineValidationError
@@ -149,6 +149,7 @@ _EDIT = st.tuples(
 
 @FUZZ
 @given(st.lists(_EDIT, min_size=1, max_size=6))
+@example(edits=[(1, 0, "!!str"), (30, 8, "!!str")])  # found by a long run: a `!!str` key
 def test_a_valid_pipeline_with_random_edits_loads_or_fails_located(
     edits: list[tuple[int, int, str]],
 ) -> None:

@@ -50,6 +50,12 @@ def test_core_tags_on_values_of_their_kind_are_read_plainly() -> None:
     assert type(source.data["a"]) is str
 
 
+def test_a_str_tag_on_a_key_gives_a_string_key() -> None:
+    source = parse("!!str 5: a\n!!str question: b\n")
+    assert source.data == {"5": "a", "question": "b"}
+    assert all(type(key) is str for key in source.data)
+
+
 def test_haystack_tuples_are_read_as_lists_with_positions() -> None:
     source = parse("a: !!python/tuple [1, 2]\n")
     assert source.data == {"a": [1, 2]}
