@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .sockets import NO_DEFAULT
-from .spec import describe
+from .spec import arms, describe
 from .typecheck import type_name
 
 UNKNOWN: Any = object()
@@ -127,16 +127,6 @@ def check_value(annotation: Any, value: Any, found: str | None = None) -> tuple[
     if isinstance(value, str) and isinstance(checked, (int, float, bool)):
         return checked, None
     return value, None
-
-
-def arms(annotation: Any) -> list[Any]:
-    """The alternatives of an annotation: `A | B | None` -> `[A, B, NoneType]`, unwrapped."""
-    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
-    if origin is typing.Annotated:
-        return arms(args[0])
-    if origin in (typing.Union, types.UnionType):
-        return [arm for arg in args for arm in arms(arg)]
-    return [annotation]
 
 
 def is_secret_class(annotation: Any) -> bool:

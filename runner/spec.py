@@ -163,7 +163,7 @@ def _booleans_for_numbers(
 ) -> list[Problem]:
     """`true` where a number is expected: pydantic's lax mode would read it as 1."""
     if isinstance(value, bool):
-        options = _arms(annotation)
+        options = arms(annotation)
         if bool in options or Any in options or not ({int, float} & set(options)):
             return []
         kind = "an integer" if int in options else "a number"
@@ -183,13 +183,13 @@ def _booleans_for_numbers(
     return found
 
 
-def _arms(annotation: Any) -> list[Any]:
-    """`PositiveInt | None` -> `[int, NoneType]`: the plain types an annotation allows."""
+def arms(annotation: Any) -> list[Any]:
+    """The alternatives of an annotation, unwrapped: `PositiveInt | None` -> `[int, NoneType]`."""
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
     if origin is typing.Annotated:
-        return _arms(args[0])
+        return arms(args[0])
     if origin in (typing.Union, types.UnionType):
-        return [arm for arg in args for arm in _arms(arg)]
+        return [arm for arg in args for arm in arms(arg)]
     return [annotation]
 
 
