@@ -207,6 +207,30 @@ def split_names(values: Iterable[str]) -> list[str]:
     return [name.strip() for value in values for name in value.split(",") if name.strip()]
 
 
+def allowlist_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """`--allow-module` and `--unsafe`, on every command that loads a pipeline file."""
+    command = click.option(
+        "--unsafe",
+        is_flag=True,
+        help="Let dotted types import any module (only for a file you trust completely).",
+    )(command)
+    return click.option(
+        "--allow-module",
+        "allow_modules",
+        multiple=True,
+        metavar="PREFIX",
+        help="Also let dotted types import this module and its submodules (repeatable, or "
+        "comma-separated; RAGRUN_ALLOWED_MODULES adds more).",
+    )(command)
+
+
+def allowed(allow_modules: Iterable[str], unsafe: bool) -> Any:
+    """The allowlist the options ask for, in force for the rest of the command."""
+    from .allowlist import allowing
+
+    return allowing(allow_modules, unsafe)
+
+
 # -- ragrun run --------------------------------------------------------------------------------
 
 
@@ -295,6 +319,7 @@ def batch_options(command: Callable[..., Any]) -> Callable[..., Any]:
     is_flag=True,
     help="Also emit component_started events (batch: every event, not only the summary ones).",
 )
+@allowlist_options
 @batch_options
 def run_command(
     file: str,
@@ -304,6 +329,8 @@ def run_command(
     include_outputs_from: tuple[str, ...],
     concurrency: int | None,
     verbose: bool,
+    allow_modules: tuple[str, ...],
+    unsafe: bool,
     **batch: Any,
 ) -> int:
     """Run the pipeline in FILE once and stream its events."""
@@ -318,7 +345,8 @@ def run_command(
         verbose=verbose,
         batch={k: v for k, v in batch.items() if _given(v)},
     )
-    return run_file(file, request)
+    with allowed(allow_modules, unsafe):
+        return run_file(file, request)
 
 
 def _given(value: Any) -> bool:
@@ -342,7 +370,8 @@ def _overrides(pairs: Iterable[str]) -> dict[str, str]:
 
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-def validate(files: tuple[str, ...]) -> int:
+@allowlist_options
+def validate(files: tuple[str, ...], allow_modules: tuple[str, ...], unsafe: bool) -> int:
     """Check each FILE without running it; list the run inputs it needs.
 
     Prints every mistake as FILE:LINE:COL: where: message and exits with 2 when any is found.
@@ -354,7 +383,7 @@ def validate(files: tuple[str, ...]) -> int:
     code = EXIT_OK
     for file in files:
         try:
-            pipeline = load_file(file)
+            pipeline = load_file(file, allowed_modules=allow_modules, unsafe=unsafe)
         except PipelineValidationError as exc:
             for problem in exc.problems:
                 error(problem.render(), prefix=False)
@@ -388,12 +417,14 @@ def summary_line(file: str, pipeline: Pipeline, needed: Iterable[Any]) -> str:
     show_default=True,
     help="mermaid (renders in GitHub Markdown) or dot (Graphviz: `| dot -Tsvg`).",
 )
-def graph(file: str, fmt: str) -> None:
+@allowlist_options
+def graph(file: str, fmt: str, allow_modules: tuple[str, ...], unsafe: bool) -> None:
     """Print the graph of the pipeline in FILE as Mermaid or Graphviz text."""
     from .draw import draw
     from .loader import load_file
 
-    click.echo(draw(load_file(file), fmt), nl=False)
+    pipeline = load_file(file, allowed_modules=allow_modules, unsafe=unsafe)
+    click.echo(draw(pipeline, fmt), nl=False)
 
 
 @cli.command()

@@ -7,6 +7,10 @@ differ from their defaults. `type` is the built-in short name when the class is 
 else its dotted import path. Secrets are written as their `{type: env_var, env_vars: [...]}`
 form, never their value; nested objects (a document store) as `{type, init_parameters}`.
 Strings are written so that loading them gives them back: `${` is escaped as `$${`.
+
+A secret's value is never written in clear: a plain value in a parameter annotated `Secret`
+is refused (`DumpError`), and a value the loader filled from a variable that looks like a
+secret (`interpolate.looks_secret`) is written back as its `${NAME}` reference.
 """
 
 from __future__ import annotations
@@ -19,10 +23,10 @@ import typing
 from typing import Any
 
 from .component import init_parameters_of, is_component
-from .parameters import init_signature
+from .parameters import init_signature, is_secret_class, wants_secret
 from .pipeline import Node, Pipeline
 from .registry import type_name_of
-from .secrets import Secret
+from .secrets import Secret, is_secret_dict
 from .spec import PipelineSpec
 from .typecheck import type_name
 
@@ -58,7 +62,10 @@ def pipeline_data(pipeline: Pipeline) -> dict[str, Any]:
         data["inputs"] = {name: _public_input(pipeline, name) for name in pipeline.inputs}
     if pipeline.outputs:
         data["outputs"] = dict(pipeline.outputs)
-    data["components"] = {name: _component(node) for name, node in pipeline.nodes.items()}
+    data["components"] = {
+        name: _hide_secrets(_component(node), pipeline.filled_secrets)
+        for name, node in pipeline.nodes.items()
+    }
     data["connections"] = [
         {"sender": f"{c.sender}.{c.sender_socket}", "receiver": f"{c.receiver}.{c.receiver_socket}"}
         for c in pipeline.connections
@@ -89,6 +96,13 @@ def _declaration(instance: Any, where: str) -> dict[str, Any]:
         parameter = signature.parameters.get(name)
         if parameter is not None and not parameter.required and _same(value, parameter.default):
             continue
+        if parameter is not None and wants_secret(parameter.annotation):
+            if not (value is None or is_secret_class(type(value)) or is_secret_dict(value)):
+                raise DumpError(
+                    f"{where}.init_parameters.{name}: holds a plain value where a Secret is "
+                    "expected; it is not written (its value is not shown): give the component "
+                    "Secret.from_env_var(NAME) instead"
+                )
         kept[name] = _value(value, f"{where}.init_parameters.{name}")
     entry: dict[str, Any] = {"type": type_name_of(cls)}
     if kept:
@@ -173,6 +187,21 @@ def _object(value: Any, where: str) -> Any:
             return f"{module}.{name}"  # as Haystack writes callables: a dotted import path
         raise DumpError(f"{where}: cannot write {value!r}: a function YAML can name by path only")
     return _declaration(value, where)
+
+
+def _hide_secrets(node: Any, secrets: dict[str, str]) -> Any:
+    """Each filled secret value in the written strings replaced by its `${NAME}` reference."""
+    if not secrets:
+        return node
+    if isinstance(node, str):
+        for name, value in sorted(secrets.items(), key=lambda item: -len(item[1])):
+            node = node.replace(value, f"${{{name}}}")
+        return node
+    if isinstance(node, dict):
+        return {k: _hide_secrets(v, secrets) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_hide_secrets(v, secrets) for v in node]
+    return node
 
 
 def _to_text(data: dict[str, Any]) -> str:

@@ -2,31 +2,37 @@
 
 The steps, each adding to one list of problems:
 
-1. parse the YAML, keeping positions (`source.py`);
+1. parse the YAML within its limits, keeping positions (`source.py`, `yaml_limits.py`);
 2. fill `${VAR}` from the environment (`interpolate.py`), then apply `--set` overrides;
 3. validate the keys against the pydantic models (`spec.py`);
-4. build each component (`construction.py`): resolve its `type`, check `init_parameters`
-   against `__init__`, build secrets and nested objects, call the constructor;
+4. check each component's declaration whole (`declarations.py`): resolve its `type` (only
+   allowed modules are imported, `allowlist.py`), check `init_parameters` against
+   `__init__`, nested declarations and secrets included; then build the components whose
+   declaration has no mistake (`construction.py`);
 5. resolve the connections with the same rules as `Pipeline.connect` (`connections.py`);
 6. check the public `inputs` and `outputs`, then the graph rules (`checks.py`).
 
 A part with a mistake is left out of the later steps so one mistake is reported once, not
-again by everything that depends on it. Nothing here loads a model: constructors only store
-their settings, and models load in `warm_up`.
+again by everything that depends on it, and nothing of it is built. The components that are
+built are needed: their sockets are read from the instance (a prompt builder's inputs come
+from its template). Nothing here loads a model: constructors only store their settings, and
+models load in `warm_up`. No message shows a value filled from the environment.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
+from .allowlist import allowing, current
 from .checks import CheckContext, run_checks
 from .connections import ConnectionProblem, resolve, split_address
-from .construction import Constructor
+from .construction import Builder
+from .declarations import Checker
 from .diagnostics import Problem
 from .errors import PipelineValidationError
-from .interpolate import interpolate
+from .interpolate import interpolate, looks_secret, redact_problems
 from .pipeline import Pipeline
 from .source import PathKey, Source, parse, read_file
 from .spec import ParsedSpec, PublicInput, parse_spec
@@ -34,27 +40,50 @@ from .suggest import did_you_mean
 from .typecheck import type_name
 
 
-def load_file(path: str | os.PathLike[str], overrides: Mapping[str, Any] | None = None) -> Pipeline:
+def load_file(
+    path: str | os.PathLike[str],
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    allowed_modules: Iterable[str] = (),
+    unsafe: bool = False,
+) -> Pipeline:
     """Load a pipeline from a YAML file.
 
     Args:
         path: the YAML file.
         overrides: `{"component.param": value}` init parameters to set (the CLI's `--set`).
+        allowed_modules: module prefixes its dotted `type`s may import, beside the defaults
+            (`allowlist.py`).
+        unsafe: let its dotted `type`s import any module (trust the file completely).
 
     Raises:
         PipelineValidationError: every mistake found, located and sorted by position.
     """
-    return _load(read_file(os.fspath(path)), overrides)
+    with allowing(allowed_modules, unsafe):
+        return _load(read_file(os.fspath(path)), overrides)
 
 
 def load_text(
-    text: str, source: str = "<string>", overrides: Mapping[str, Any] | None = None
+    text: str,
+    source: str = "<string>",
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    allowed_modules: Iterable[str] = (),
+    unsafe: bool = False,
 ) -> Pipeline:
-    """Load a pipeline from YAML text; `source` names it in messages."""
-    return _load(parse(text, source), overrides)
+    """Load a pipeline from YAML text; `source` names it in messages (as for `load_file`)."""
+    with allowing(allowed_modules, unsafe):
+        return _load(parse(text, source), overrides)
 
 
 def _load(source: Source, overrides: Mapping[str, Any] | None) -> Pipeline:
+    try:
+        return _checked_pipeline(source, overrides)
+    except PipelineValidationError as exc:
+        raise PipelineValidationError(redact_problems(list(exc.problems), source)) from None
+
+
+def _checked_pipeline(source: Source, overrides: Mapping[str, Any] | None) -> Pipeline:
     problems = interpolate(source)
     problems += apply_overrides(source, overrides or {})
     parsed, spec_problems = parse_spec(source)
@@ -69,6 +98,9 @@ def _load(source: Source, overrides: Mapping[str, Any] | None) -> Pipeline:
     )
     if spec.ray is not None:
         pipeline.ray = spec.ray.model_dump(exclude_unset=True)
+    pipeline.filled_secrets = {
+        name: value for name, value in source.filled_values.items() if looks_secret(name, value)
+    }
     _add_components(pipeline, parsed, source, problems)
     declared = set(spec.components) | parsed.broken
     skip = declared - set(pipeline.nodes)  # declared but not built: already reported
@@ -118,7 +150,8 @@ def apply_overrides(source: Source, overrides: Mapping[str, Any]) -> list[Proble
 def _add_components(
     pipeline: Pipeline, parsed: ParsedSpec, source: Source, problems: list[Problem]
 ) -> None:
-    constructor = Constructor(source, problems)
+    checker = Checker(source, problems, current())
+    builder = Builder(source, problems)
     for name, declaration in parsed.spec.components.items():
         path: PathKey = ("components", name)
         if "." in name:
@@ -126,11 +159,12 @@ def _add_components(
                 source.problem(path, f"a component name cannot contain '.'; found '{name}'")
             )
             continue
-        instance = constructor.component(path, declaration.type, declaration.init_parameters)
+        plan = checker.component(path, declaration.type, declaration.init_parameters)
+        instance = builder.component(plan) if plan is not None else None
         if instance is not None:
             pipeline.add_component(name, instance, policy=declaration.policy())
     for name, (kind, params) in parsed.unchecked.items():
-        constructor.component(("components", name), kind, params)  # for its problems only
+        checker.component(("components", name), kind, params)  # for its problems; never built
 
 
 def _connect(

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .sockets import NO_DEFAULT
-from .spec import describe
+from .spec import arms, describe
 from .typecheck import type_name
 
 UNKNOWN: Any = object()
@@ -104,13 +104,14 @@ def _hints(init: Callable[..., Any]) -> dict[str, Any]:
     return hints
 
 
-def check_value(parameter: InitParameter, value: Any) -> tuple[Any, str | None]:
+def check_value(annotation: Any, value: Any, found: str | None = None) -> tuple[Any, str | None]:
     """Check one YAML value; return (the value to pass, a message when it does not fit).
 
     A string given where an `int`, `float` or `bool` is expected is converted (values filled
-    from `${VAR}` are strings); every other value is passed as written.
+    from `${VAR}` are strings); every other value is passed as written. `found` is how the
+    message shows the value (a value filled from the environment is shown as its reference).
     """
-    adapter = _adapter(parameter.annotation)
+    adapter = _adapter(annotation)
     if adapter is None:
         return value, None
     from pydantic import ValidationError
@@ -121,10 +122,72 @@ def check_value(parameter: InitParameter, value: Any) -> tuple[Any, str | None]:
         checked = _REFUSED
     if checked is _REFUSED or (isinstance(value, bool) and not isinstance(checked, bool)):
         # pydantic's lax mode reads `true` as 1; in YAML that is a mistake, not a number
-        return value, f"expected {parameter.expected()}, found {describe(value)}"
+        shown = found if found is not None else describe(value)
+        return value, f"expected {expected_text(annotation)}, found {shown}"
     if isinstance(value, str) and isinstance(checked, (int, float, bool)):
         return checked, None
     return value, None
+
+
+def is_secret_class(annotation: Any) -> bool:
+    """ragrun's `Secret`, or Haystack's (known by name: importing haystack costs too much)."""
+    if not isinstance(annotation, type):
+        return False
+    from .secrets import Secret
+
+    return issubclass(annotation, Secret) or (
+        annotation.__name__ == "Secret" and annotation.__module__.startswith("haystack")
+    )
+
+
+def wants_secret(annotation: Any) -> bool:
+    """True when the parameter takes a `Secret` and no plain string: a key must not be inline."""
+    options = arms(annotation)
+    return any(is_secret_class(a) for a in options) and not any(
+        a is Any or a is UNKNOWN or a is str or a is object for a in options
+    )
+
+
+def item_annotation(annotation: Any) -> Any:
+    """What each item of a list parameter is annotated with: `list[Tool] | None` -> `Tool`."""
+    for arm in arms(annotation):
+        origin, args = typing.get_origin(arm), typing.get_args(arm)
+        if origin in (list, tuple, set, frozenset, collections.abc.Sequence) and args:
+            return args[0]
+    return Any
+
+
+def class_fits(cls: type, annotation: Any) -> bool:
+    """Whether an instance of `cls` fits `annotation`, as far as can be told from classes.
+
+    An annotation that says nothing checkable about classes (`Any`, a protocol that is not
+    runtime-checkable, a type variable) accepts it; `str`, `dict[str, Any]` or a class that is
+    not a base of `cls` do not.
+    """
+    for arm in arms(annotation):
+        target = typing.get_origin(arm) or arm
+        if target is Any or arm is UNKNOWN or not isinstance(target, type):
+            return True  # a TypeVar, a string annotation, a special form: cannot judge
+        if target is collections.abc.Callable:
+            # every class is callable (it builds an instance); are its instances?
+            if any("__call__" in vars(k) for k in cls.__mro__ if k is not object):
+                return True
+            continue
+        try:
+            if issubclass(cls, target):
+                return True
+        except TypeError:  # a protocol without @runtime_checkable: cannot judge
+            return True
+    return False
+
+
+def annotated_classes(annotation: Any) -> list[type]:
+    """The concrete classes an annotation names (its arms and list items), `object` excepted."""
+    found = []
+    for arm in [*arms(annotation), *arms(item_annotation(annotation))]:
+        if isinstance(arm, type) and arm is not object and arm not in _PLAIN:
+            found.append(arm)
+    return found
 
 
 def _adapter(annotation: Any) -> Any:

@@ -72,6 +72,9 @@ class Pipeline:
         self.input_defaults: dict[str, Any] = dict(input_defaults or {})
         self.ray: dict[str, Any] = {}
         """The YAML's `ray:` settings for `--backend ray` (only the keys it set)."""
+        self.filled_secrets: dict[str, str] = {}
+        """Values the loader filled from variables that look like secrets, by variable name:
+        `dumps` writes `${NAME}` back in their place, never the value."""
         self._graph: Graph | None = None
         self._warmed_up = False
 
@@ -145,21 +148,37 @@ class Pipeline:
 
     @classmethod
     def load(
-        cls, path: str | os.PathLike[str], *, overrides: Mapping[str, Any] | None = None
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        overrides: Mapping[str, Any] | None = None,
+        allowed_modules: Iterable[str] = (),
+        unsafe: bool = False,
     ) -> Pipeline:
-        """Load a pipeline from a YAML file; every mistake is reported at once, located."""
+        """Load a pipeline from a YAML file; every mistake is reported at once, located.
+
+        Dotted `type`s may import only `ragrun.components`, `haystack`, `haystack_integrations`,
+        the modules of registered components, `allowed_modules` (module prefixes) and those in
+        `RAGRUN_ALLOWED_MODULES`; `unsafe=True` allows any module (trust the file completely).
+        """
         from .loader import load_file
 
-        return load_file(path, overrides=overrides)
+        return load_file(path, overrides, allowed_modules=allowed_modules, unsafe=unsafe)
 
     @classmethod
     def loads(
-        cls, text: str, *, source: str = "<string>", overrides: Mapping[str, Any] | None = None
+        cls,
+        text: str,
+        *,
+        source: str = "<string>",
+        overrides: Mapping[str, Any] | None = None,
+        allowed_modules: Iterable[str] = (),
+        unsafe: bool = False,
     ) -> Pipeline:
-        """Load a pipeline from YAML text; `source` names it in error messages."""
+        """Load a pipeline from YAML text; `source` names it in error messages (see `load`)."""
         from .loader import load_text
 
-        return load_text(text, source=source, overrides=overrides)
+        return load_text(text, source, overrides, allowed_modules=allowed_modules, unsafe=unsafe)
 
     def dumps(self) -> str:
         """Minimal YAML for this pipeline (defaults left out); `loads(dumps())` runs the same."""

@@ -8,8 +8,13 @@ A `type` is one of:
 - a Haystack type path (`haystack.components.builders.prompt_builder.PromptBuilder`,
   `haystack_integrations....PgvectorDocumentStore`) whose class name is a built-in: the
   built-in is used, so YAML written by Haystack's `Pipeline.dumps()` runs here;
-- any other dotted import path (`my_package.module.MyComponent`), imported as it is (as in
-  Haystack, a pipeline file may name any importable class: load only files you trust).
+- any other dotted import path (`my_package.module.MyComponent`), imported only when its module
+  is on the allowlist (`allowlist.py`), checked before anything is imported.
+
+Resolving a dotted path imports the longest allowed module it names, then walks the rest as
+attributes; each step must be a class (`Outer.Inner`), never a module or function the module
+happens to hold (`pkg.mod.os.system`), and the class found must itself be defined in an allowed
+module, so an allowed module cannot hand out a class it imported from elsewhere.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import importlib
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
+from .allowlist import ModuleAllowlist, current
 from .suggest import did_you_mean
 
 GROUP = "ragrun.components"
@@ -29,6 +35,10 @@ _HAYSTACK_PREFIXES = ("haystack.", "haystack_integrations.")
 
 class UnknownTypeError(LookupError):
     """A `type` that names no class; the message says what was tried and what to do."""
+
+
+class ModuleNotAllowedError(UnknownTypeError):
+    """A dotted path whose module is not on the allowlist; nothing was imported."""
 
 
 @functools.lru_cache(maxsize=1)
@@ -42,6 +52,25 @@ def _entry_points() -> dict[str, EntryPoint]:
 def builtin_names() -> list[str]:
     """The short names registered in the `ragrun.components` group, sorted (nothing imported)."""
     return sorted(_entry_points())
+
+
+@functools.lru_cache(maxsize=1)
+def entry_point_modules() -> tuple[str, ...]:
+    """The modules of the registered entry points (nothing imported): allowed by registering."""
+    return tuple(sorted({ep.value.partition(":")[0].strip() for ep in _entry_points().values()}))
+
+
+def is_registered(cls: type) -> bool:
+    """Whether `cls` is the target of an entry point of the `ragrun.components` group."""
+    return _registered_name(cls) is not None
+
+
+def _registered_name(cls: type) -> str | None:
+    target = f"{cls.__module__}:{cls.__qualname__}"
+    for name, ep in _entry_points().items():
+        if ep.value.replace(" ", "") == target:
+            return name
+    return None
 
 
 def builtin_target(name: str) -> str | None:
@@ -58,10 +87,15 @@ def haystack_alias(type_name: str) -> str | None:
     return name if name in _entry_points() else None
 
 
-def resolve(type_name: str) -> type:
+def resolve(type_name: str, allowlist: ModuleAllowlist | None = None) -> type:
     """The class a YAML `type` names.
 
+    Args:
+        type_name: a built-in short name, a Haystack type path or a dotted import path.
+        allowlist: the modules that may be imported (default: the one in force, `current()`).
+
     Raises:
+        ModuleNotAllowedError: the dotted path's module is not allowed (nothing was imported).
         UnknownTypeError: no such built-in, the module or class cannot be imported, or the
             name is not a class.
     """
@@ -74,9 +108,29 @@ def resolve(type_name: str) -> type:
             f"unknown component type '{name}': neither a built-in name nor a dotted import path "
             f"(`ragrun components` lists the built-ins).{did_you_mean(name, _entry_points())}"
         )
-    obj = _import_path(name)
+    obj = _import_path(name, allowlist or current(), "type")
     if not isinstance(obj, type):
         raise UnknownTypeError(f"'{name}' is a {type(obj).__name__}, not a class")
+    return obj
+
+
+def import_callable(path: str, what: str, allowlist: ModuleAllowlist | None = None) -> Any:
+    """The function a dotted path names (a component's `splitting_function`), allowlist first.
+
+    Args:
+        path: `package.module.function` (or `package.module.Class.method`).
+        what: the init parameter it is for, named in messages.
+        allowlist: the modules that may be imported (default: the one in force).
+
+    Raises:
+        ModuleNotAllowedError: its module is not allowed (nothing was imported).
+        UnknownTypeError: it cannot be imported, or is not callable.
+    """
+    if "." not in path.strip():
+        raise UnknownTypeError(f"{what} {path!r} is not a dotted path like 'package.module.name'")
+    obj = _import_path(path.strip(), allowlist or current(), what)
+    if not callable(obj) or isinstance(obj, type):
+        raise UnknownTypeError(f"{what} {path!r} is not a function")
     return obj
 
 
@@ -111,25 +165,37 @@ def load_builtin(name: str) -> type:
     return obj
 
 
-def _import_path(path: str) -> Any:
-    """Import `pkg.mod.Class` (or `pkg.mod.Outer.Inner`): the longest importable module wins."""
+def _import_path(path: str, allowlist: ModuleAllowlist, what: str) -> Any:
+    """Import `pkg.mod.Class` (or `pkg.mod.Outer.Inner`): the longest allowed module that imports.
+
+    Only prefixes on the allowlist are ever imported: `this.Nope` imports nothing.
+    """
     parts = path.split(".")
-    for cut in range(len(parts) - 1, 0, -1):
-        module_name = ".".join(parts[:cut])
+    candidates = [".".join(parts[:cut]) for cut in range(len(parts) - 1, 0, -1)]
+    allowed = [name for name in candidates if allowlist.allows(name)]
+    if not allowed:
+        named = ".".join(parts[:-1])
+        raise ModuleNotAllowedError(
+            f"refusing to import '{named}' for {what} '{path}': the module is not on the "
+            "allowlist of modules a pipeline file may import; " + allowlist.how_to_allow(named)
+        )
+    for module_name in allowed:
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
             if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
                 continue  # this prefix is not a module; try a shorter one
             raise UnknownTypeError(
-                f"cannot import '{module_name}' for type '{path}': it needs the Python "
+                f"cannot import '{module_name}' for {what} '{path}': it needs the Python "
                 f"package '{exc.name}', which is not installed"
             ) from None
         except Exception as exc:
             raise UnknownTypeError(
-                f"importing '{module_name}' for type '{path}' failed: {type(exc).__name__}: {exc}"
+                f"importing '{module_name}' for {what} '{path}' failed: {type(exc).__name__}: {exc}"
             ) from None
-        return _attribute_chain(module, module_name, parts[cut:], path)
+        obj = _attribute_chain(module, module_name, parts[len(module_name.split(".")) :], path)
+        _check_defined_in_allowed_module(obj, path, allowlist, what)
+        return obj
     hint = ""
     if path.startswith(_HAYSTACK_PREFIXES):
         suggestion = did_you_mean(parts[-1], _entry_points())
@@ -138,14 +204,21 @@ def _import_path(path: str) -> Any:
             f"(install haystack-ai to use Haystack's own components).{suggestion}"
         )
     raise UnknownTypeError(
-        f"cannot import '{path}': there is no module named '{parts[0]}' "
+        f"cannot import '{path}': there is no module named '{allowed[-1]}' "
         f"(is its package installed?){hint}"
     )
 
 
 def _attribute_chain(module: Any, module_name: str, names: list[str], path: str) -> Any:
+    """Walk `Outer.Inner` from a module: every step but the last must be a class."""
     obj = module
     for name in names:
+        if obj is not module and not isinstance(obj, type):
+            raise UnknownTypeError(
+                f"cannot resolve '{path}': '{name}' is looked up on a "
+                f"{type(obj).__name__}; a dotted path names a class (or a class in a class) "
+                f"of its module"
+            )
         if not hasattr(obj, name):
             owner = module_name if obj is module else f"{module_name}.{obj.__qualname__}"
             classes = [n for n, v in vars(obj).items() if isinstance(v, type)]
@@ -154,13 +227,27 @@ def _attribute_chain(module: Any, module_name: str, names: list[str], path: str)
                 + did_you_mean(name, classes)
             )
         obj = getattr(obj, name)
+        if isinstance(obj, type(module)):
+            raise UnknownTypeError(
+                f"cannot resolve '{path}': '{name}' is a module that '{module_name}' imports, "
+                f"not one of its classes; name the module itself ('{obj.__name__}')"
+            )
     return obj
+
+
+def _check_defined_in_allowed_module(
+    obj: Any, path: str, allowlist: ModuleAllowlist, what: str
+) -> None:
+    """An allowed module may hold a class or function imported from a module that is not."""
+    home = getattr(obj, "__module__", None)
+    if not isinstance(home, str) or allowlist.allows(home):
+        return
+    raise ModuleNotAllowedError(
+        f"refusing {what} '{path}': it is defined in the module '{home}', which is not on "
+        f"the allowlist; " + allowlist.how_to_allow(home)
+    )
 
 
 def type_name_of(cls: type) -> str:
     """How YAML names `cls`: its built-in short name when it is one, else its dotted path."""
-    target = f"{cls.__module__}:{cls.__qualname__}"
-    for name, ep in _entry_points().items():
-        if ep.value.replace(" ", "") == target:
-            return name
-    return f"{cls.__module__}.{cls.__qualname__}"
+    return _registered_name(cls) or f"{cls.__module__}.{cls.__qualname__}"

@@ -83,6 +83,10 @@ def pipeline_schema() -> dict[str, Any]:
         "title": base.pop("title"),
         "description": base.pop("description"),
     }
+    # `x-...` keys are ignored by the loader: a place for anchors that components merge in
+    base["patternProperties"] = {
+        "^x-": {"description": "Ignored: a place for YAML anchors (`x-defaults: &defaults`)."}
+    }
     return {**head, **base, "$defs": dict(sorted(defs.items()))}
 
 

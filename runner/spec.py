@@ -139,15 +139,58 @@ def parse_spec(source: Source) -> tuple[ParsedSpec | None, list[Problem]]:
             (), f"expected a mapping with components and connections, found {found}"
         )
         return None, [problem]
+    data = {k: v for k, v in data.items() if not _is_extension(k)}
+    booleans = _booleans_for_numbers(source, PipelineSpec, data, ())
     try:
         spec = PipelineSpec.model_validate(data)
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
     else:
-        return ParsedSpec(spec, set(), list(range(len(spec.connections)))), []
+        return ParsedSpec(spec, set(), list(range(len(spec.connections)))), booleans
     paths = [_data_path(data, err["loc"], err["type"]) for err in errors]
     problems = _problems(source, errors, paths)
-    return _without_errors(data, paths), problems
+    return _without_errors(data, paths), problems + booleans
+
+
+def _is_extension(key: Any) -> bool:
+    """A top-level `x-...` key: ignored, a place for anchors (`x-defaults: &defaults ...`) that
+    components merge in (`<<: *defaults`), as in Docker Compose files."""
+    return isinstance(key, str) and key.startswith("x-")
+
+
+def _booleans_for_numbers(
+    source: Source, annotation: Any, value: Any, path: PathKey
+) -> list[Problem]:
+    """`true` where a number is expected: pydantic's lax mode would read it as 1."""
+    if isinstance(value, bool):
+        options = arms(annotation)
+        if bool in options or Any in options or not ({int, float} & set(options)):
+            return []
+        kind = "an integer" if int in options else "a number"
+        return [source.problem(path, f"expected {kind}, found {describe(value)}")]
+    model = _model_in(annotation)
+    found: list[Problem] = []
+    if model is not None and isinstance(value, dict):
+        for key, item in value.items():
+            info = model.model_fields.get(str(key))
+            if info is not None:
+                found += _booleans_for_numbers(source, info.annotation, item, (*path, key))
+        return found
+    args = typing.get_args(annotation)
+    if isinstance(value, dict) and typing.get_origin(annotation) is dict and len(args) == 2:
+        for key, item in value.items():
+            found += _booleans_for_numbers(source, args[1], item, (*path, key))
+    return found
+
+
+def arms(annotation: Any) -> list[Any]:
+    """The alternatives of an annotation, unwrapped: `PositiveInt | None` -> `[int, NoneType]`."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return arms(args[0])
+    if origin in (typing.Union, types.UnionType):
+        return [arm for arg in args for arm in arms(arg)]
+    return [annotation]
 
 
 def _without_errors(data: dict[str, Any], paths: list[PathKey]) -> ParsedSpec:
@@ -175,6 +218,8 @@ def _still_checkable(
     out = {}
     for name in broken:
         entry = components.get(name)
+        if not isinstance(name, str):
+            continue  # a name that is not a string is the mistake
         if not isinstance(entry, dict):
             continue
         bad = {p[2] for p in paths if len(p) > 2 and p[:2] == ("components", name)}
@@ -194,6 +239,8 @@ def _data_path(data: Any, loc: tuple[str | int, ...], kind: str) -> PathKey:
     node = data
     for position, part in enumerate(loc):
         last = position == len(loc) - 1
+        if isinstance(node, dict):
+            part = _key_in(node, part)
         if isinstance(node, dict) and part in node:
             node = node[part]
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
@@ -202,6 +249,20 @@ def _data_path(data: Any, loc: tuple[str | int, ...], kind: str) -> PathKey:
             continue  # a tag pydantic adds for a union arm or a validator, not a key
         path.append(part)
     return tuple(path)
+
+
+def _key_in(node: dict[Any, Any], part: Any) -> Any:
+    """The key of `node` that pydantic's `part` stands for: it writes a key that is not a string
+    (`~`, `true`) as its str(), and `true` compares equal to 1."""
+    for matches in (
+        lambda k: k == part and type(k) is type(part),
+        lambda k: str(k) == str(part),
+        lambda k: k == part,
+    ):
+        for key in node:
+            if matches(key):
+                return key
+    return part
 
 
 def _problems(source: Source, errors: list[Any], paths: list[PathKey]) -> list[Problem]:
@@ -216,7 +277,7 @@ def _problems(source: Source, errors: list[Any], paths: list[PathKey]) -> list[P
         kind = errs[0]["type"]
         if path in deeper and kind not in ("extra_forbidden", "missing"):
             continue
-        if kind == "invalid_key":
+        if kind == "invalid_key" or (path and errs[0]["loc"][-1] == "[key]"):
             problems.append(
                 source.problem(path, f"a key must be a string; found {describe(path[-1])}")
             )
@@ -298,6 +359,15 @@ def describe(value: Any) -> str:
         shown = value if len(value) <= 40 else value[:37] + "..."
         return f"'{shown}' (str)"
     return f"{value!r} ({type(value).__name__})"
+
+
+def found_text(source: Source, path: PathKey, value: Any) -> str:
+    """`describe(value)`, except that a value filled from the environment is never shown: its
+    reference as the file writes it stands in (`'${TOP_K}' (from the environment)`)."""
+    filled = source.filled.get(tuple(path))
+    if filled is not None:
+        return f"'{filled.written}' (from the environment; its value is not shown)"
+    return describe(value)
 
 
 def allowed_keys(path: PathKey) -> tuple[str, ...]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import logging
 from collections.abc import Callable
@@ -10,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ragrun import ChatMessage, Secret, StreamingChunk, component
+from ragrun.allowlist import current
+from ragrun.registry import UnknownTypeError, import_callable
 from ragrun.streaming import emit_chunk
 
 from ..openai_client import OpenAIConnected
@@ -83,6 +84,7 @@ class OpenAIChatGenerator(OpenAIConnected):
             )
         self.model = model
         self.streaming_callback = streaming_callback
+        self._allowlist = current()  # a dotted callback is imported later, under this allowlist
         self.generation_kwargs = dict(generation_kwargs or {})
         self.tools_strict = tools_strict
         self._connect(api_key, api_base_url, organization, timeout, max_retries, http_client_kwargs)
@@ -171,7 +173,7 @@ class OpenAIChatGenerator(OpenAIConnected):
     def _init_callback(self) -> StreamingCallback | None:
         """The init `streaming_callback`, imported first when YAML gave its dotted path."""
         if isinstance(self.streaming_callback, str):
-            self.streaming_callback = _import_callable(self.streaming_callback)
+            self.streaming_callback = _import_callable(self.streaming_callback, self._allowlist)
         return self.streaming_callback
 
     def _request(
@@ -269,16 +271,8 @@ def _as_message(message: ChatMessage | dict[str, Any]) -> ChatMessage:
     return ChatMessage.from_dict(message) if isinstance(message, dict) else message
 
 
-def _import_callable(path: str) -> StreamingCallback:
-    module_name, _, name = path.rpartition(".")
-    if not module_name:
-        raise ValueError(
-            f"streaming_callback {path!r} is not a dotted path like 'package.module.function'"
-        )
+def _import_callable(path: str, allowlist: Any) -> StreamingCallback:
     try:
-        target = getattr(importlib.import_module(module_name), name)
-    except (ImportError, AttributeError) as exc:
-        raise ValueError(f"streaming_callback {path!r} cannot be imported: {exc}") from exc
-    if not callable(target):
-        raise ValueError(f"streaming_callback {path!r} is not callable")
-    return target
+        return import_callable(path, "streaming_callback", allowlist)  # type: ignore[no-any-return]
+    except UnknownTypeError as exc:
+        raise ValueError(str(exc)) from None

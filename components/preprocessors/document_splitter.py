@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable
 from copy import deepcopy
@@ -10,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ragrun import Document, component
+from ragrun.allowlist import current
+from ragrun.registry import UnknownTypeError, import_callable
 
 from .sentences import SentenceSplitter
 
@@ -101,11 +102,14 @@ class DocumentSplitter:
             language, extend_abbreviations=extend_abbreviations, paragraph_breaks=use_split_rules
         )
         self._function: Callable[[str], list[str]] | None = None
+        # A dotted path is imported at warm_up, under the module allowlist of the load that
+        # declared it (a pipeline file may only name functions of allowed modules).
+        self._allowlist = current()
 
     def warm_up(self) -> None:
         """Import a `splitting_function` given as a dotted path."""
         if self.split_by == "function" and self._function is None:
-            self._function = _resolve_function(self.splitting_function)
+            self._function = _resolve_function(self.splitting_function, self._allowlist)
 
     @component.output_types(documents=list[Document])
     def run(self, documents: list[Document]) -> dict[str, Any]:
@@ -275,17 +279,10 @@ def _check(split_by: str, length: int, overlap: int, function: Any) -> None:
         raise ValueError(f"split_overlap ({overlap}) must be less than split_length ({length})")
 
 
-def _resolve_function(function: Any) -> Callable[[str], list[str]]:
+def _resolve_function(function: Any, allowlist: Any) -> Callable[[str], list[str]]:
     if callable(function):
         return function
-    module_name, _, attribute = str(function).rpartition(".")
     try:
-        resolved = getattr(importlib.import_module(module_name), attribute)
-    except (ImportError, AttributeError, ValueError) as exc:
-        raise ValueError(
-            f"splitting_function {function!r} cannot be imported: {exc}; "
-            "give 'package.module.function'"
-        ) from exc
-    if not callable(resolved):
-        raise ValueError(f"splitting_function {function!r} is not callable")
-    return resolved
+        return import_callable(str(function), "splitting_function", allowlist)  # type: ignore[no-any-return]
+    except UnknownTypeError as exc:
+        raise ValueError(f"{exc}; give 'package.module.function'") from None

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import orjson
 
+from ..allowlist import current
 from ..errors import PipelineInputError, RagrunError
 from ..events import ErrorInfo, Event, RunFailed, parse_event
 from ..executor import new_run_id
@@ -162,7 +163,10 @@ def load_spec(
     if unknown:
         hint = did_you_mean(unknown[0], loaded.nodes)
         raise PipelineInputError(f"include_outputs_from: no component named '{unknown[0]}'.{hint}")
-    return PipelineSpec(yaml, source, dict(overrides or {}), options)
+    allowlist = current()  # the driver's `--allow-module`s hold in every actor too
+    return PipelineSpec(
+        yaml, source, dict(overrides or {}), options, allowlist.patterns, allowlist.unsafe
+    )
 
 
 @contextmanager

@@ -35,6 +35,10 @@ class PipelineSpec:
     """`--set COMPONENT.PARAM=VALUE` overrides, as given to the loader."""
     options: LineOptions = field(default_factory=LineOptions)
     """How each line runs."""
+    allowed_modules: tuple[str, ...] = ()
+    """Modules the driver allowed the YAML's dotted types to import (`--allow-module`)."""
+    unsafe: bool = False
+    """The driver allowed any module (`--unsafe`)."""
 
 
 class PipelineActor:
@@ -61,7 +65,13 @@ class PipelineActor:
         self._options = spec.options
         self._portal_context = start_blocking_portal()
         self._portal = self._portal_context.__enter__()
-        self._pipeline = Pipeline.loads(spec.yaml, source=spec.source, overrides=spec.overrides)
+        self._pipeline = Pipeline.loads(
+            spec.yaml,
+            source=spec.source,
+            overrides=spec.overrides,
+            allowed_modules=spec.allowed_modules,
+            unsafe=spec.unsafe,
+        )
         self._portal.call(warm_up, self._pipeline)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from ragrun import Document, sockets_of
+from ragrun.allowlist import allowing
 from ragrun.components.preprocessors.document_splitter import DocumentSplitter
 from ragrun.components.preprocessors.sentences import SentenceSplitter
 
@@ -166,15 +167,30 @@ def _comma_pieces(text: str) -> list[str]:
 )
 def test_split_by_function(function: Any) -> None:
     text = "ab,cd,ef" if callable(function) else "ab cd ef"
-    chunks = split(text, split_by="function", splitting_function=function)
+    with allowing(["shlex"]):  # a dotted path names a function of an allowed module
+        chunks = split(text, split_by="function", splitting_function=function)
     assert [c.content for c in chunks] == ["ab", "cd", "ef"]
     assert [c.meta["split_idx_start"] for c in chunks] == [0, 3, 6]
 
 
 def test_split_by_function_with_bad_path() -> None:
-    splitter = DocumentSplitter(split_by="function", splitting_function="nowhere.nothing")
-    with pytest.raises(ValueError, match="cannot be imported"):
+    with allowing(["nowhere"]):
+        splitter = DocumentSplitter(split_by="function", splitting_function="nowhere.nothing")
+    with pytest.raises(ValueError, match="there is no module named 'nowhere'"):
         splitter.run([Document(content="x")])
+
+
+def test_split_by_function_refuses_a_module_that_is_not_allowed() -> None:
+    splitter = DocumentSplitter(split_by="function", splitting_function="os.system")
+    with pytest.raises(ValueError, match="refusing to import 'os' for splitting_function"):
+        splitter.run([Document(content="touch pwned")])
+
+
+def test_split_by_function_keeps_the_allowlist_of_the_load_that_declared_it() -> None:
+    with allowing(["shlex"]):
+        splitter = DocumentSplitter(split_by="function", splitting_function="shlex.split")
+    chunks = splitter.run([Document(content="ab cd")])["documents"]  # outside the block
+    assert [c.content for c in chunks] == ["ab", "cd"]
 
 
 def test_inputs_are_not_changed_and_empty_documents_skipped() -> None:

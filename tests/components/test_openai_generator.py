@@ -12,10 +12,12 @@ import openai
 import pytest
 
 from ragrun import ChatMessage, ChatRole, Secret, StreamingChunk
+from ragrun.allowlist import allowing
 from ragrun.components.generators import openai as generator_module
 from ragrun.components.generators.openai import OpenAIChatGenerator
 from ragrun.components.openai_client import PLACEHOLDER_KEY, MissingAPIKeyError
 from tests.fakes import CHAT, FakeOpenAIServer, Fault
+from tests.runner.sample_components import shout
 
 KEY = "sk-test-do-not-print"
 QUESTION = [ChatMessage.from_user("what is ragrun")]
@@ -148,9 +150,16 @@ def test_stream_true_in_generation_kwargs_streams_without_a_callback(fake_openai
 
 
 def test_streaming_callback_from_a_dotted_path(fake_openai, emitted) -> None:
-    generator = make(fake_openai, streaming_callback="builtins.print")
+    with allowing(["tests.runner"]):  # a dotted path names a function of an allowed module
+        generator = make(fake_openai, streaming_callback="tests.runner.sample_components.shout")
     generator.warm_up()
-    assert generator.streaming_callback is print
+    assert generator.streaming_callback is shout
+
+
+def test_streaming_callback_from_a_module_that_is_not_allowed_is_refused(fake_openai) -> None:
+    generator = make(fake_openai, streaming_callback="os.system")
+    with pytest.raises(ValueError, match="refusing to import 'os' for streaming_callback"):
+        generator.warm_up()
 
 
 def test_streaming_refuses_several_choices(fake_openai) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from ragrun.allowlist import ENV_VAR
 from ragrun.errors import PipelineValidationError
 from ragrun.loader import load_file, load_text
 
@@ -30,6 +31,8 @@ def test_invalid_pipeline_reports_exactly_the_expected_problems(
 ) -> None:
     for name in ("RAGRUN_TEST_UNSET_MODEL", "RAGRUN_TEST_UNSET_KEY", "RAGRUN_TEST_UNSET_TIMES"):
         monkeypatch.delenv(name, raising=False)
+    # the test components, and a package that is allowed but not installed (unknown-module)
+    monkeypatch.setenv(ENV_VAR, "tests,my_missing_package")
     with pytest.raises(PipelineValidationError) as caught:
         load_text(path.read_text(), source=path.name)
     expected = path.with_suffix(".expected").read_text().strip()

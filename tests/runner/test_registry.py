@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from ragrun import registry
+from ragrun.allowlist import ENV_VAR
 from ragrun.registry import (
     GROUP,
     UnknownTypeError,
@@ -86,7 +87,10 @@ def test_dotted_path_imports_the_class() -> None:
         ),
     ],
 )
-def test_unknown_types_say_what_was_tried(name: str, message: str) -> None:
+def test_unknown_types_say_what_was_tried(
+    name: str, message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ENV_VAR, "tests,no_such_package_xyz")  # allowed, yet not installed
     with pytest.raises(UnknownTypeError) as caught:
         resolve(name)
     assert str(caught.value) == message
