@@ -68,7 +68,9 @@ def read(file: IO[bytes], path: Path) -> Rows:
             arrays = _arrays(archive, size)
     except DocumentStoreError as exc:
         raise DocumentStoreError(f"{path}: {exc}") from None
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
+    except ValueError as exc:
+        raise _corrupt(path, str(exc)) from exc
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError) as exc:
         raise _corrupt(path, f"{type(exc).__name__}: {exc}") from exc
     try:
         return _rows(arrays)
@@ -123,8 +125,11 @@ def _rows(arrays: dict[str, np.ndarray]) -> Rows:
     if not isinstance(entries, list):
         raise ValueError("its documents are not a JSON list")
     documents = [_document(entry) for entry in entries]
-    if len({d.id for d in documents}) != len(documents):
-        raise ValueError("a document id appears twice")
+    seen: set[str] = set()
+    for doc in documents:
+        if doc.id in seen:
+            raise ValueError(f"document id {doc.id[:40]!r} appears twice")
+        seen.add(doc.id)
     matrix, has = arrays["embeddings"], arrays["has_embedding"].astype(bool)
     if has.shape != (len(documents),):
         raise ValueError(f"{len(has)} has-embedding flags for {len(documents)} documents")

@@ -115,6 +115,9 @@ class StoreFile:
             connection.execute("BEGIN")
             try:
                 return self._changes_since(since)
+            except BaseException:
+                self._data_version = -1  # not read: look again next time
+                raise
             finally:
                 connection.execute("COMMIT")
 
@@ -152,6 +155,7 @@ class StoreFile:
                 self._data_version = self._current_data_version()
                 connection.execute("COMMIT")
         except BaseException:
+            self._data_version = -1
             with contextlib.suppress(sqlite3.Error):
                 connection.execute("ROLLBACK")
             raise
@@ -366,7 +370,10 @@ def _head(path: Path) -> bytes | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise DocumentStoreError(f"{path}: cannot read the document store file: {exc}") from exc
+        raise DocumentStoreError(
+            f"{path}: cannot read the document store file ({exc}); check that it is a file "
+            "and its permissions"
+        ) from exc
 
 
 def _identity(path: Path) -> tuple[int, int] | None:

@@ -72,6 +72,8 @@ def from_body(document_id: str, data: Any) -> Document:
             stream = ByteStream.from_dict(blob)
         except (TypeError, ValueError) as exc:  # binascii.Error is a ValueError
             raise ValueError(f"{where}: blob is malformed ({exc})") from exc
+        if not isinstance(stream.data, bytes) or not isinstance(stream.mime_type, str | None):
+            raise ValueError(f"{where}: blob is malformed (data or mime_type of the wrong type)")
     return Document(id=document_id, content=content, meta=meta, blob=stream)
 
 

@@ -95,13 +95,14 @@ def check(path: Path, connection: sqlite3.Connection) -> None:
             f"{path}: store file schema version {version} is newer than this ragrun reads "
             f"({SCHEMA_VERSION}); upgrade ragrun"
         )
-    if version != SCHEMA_VERSION or objects != {**_SCHEMA, **_SQLITE_OBJECTS}:
+    if version != SCHEMA_VERSION:
+        what = f"schema version {version}, not {SCHEMA_VERSION}"
+    elif objects != {**_SCHEMA, **_SQLITE_OBJECTS}:
         unexpected = sorted(set(objects) ^ set(_SCHEMA) ^ set(_SQLITE_OBJECTS))
-        detail = f"unexpected tables or indexes: {unexpected}" if unexpected else "altered tables"
-        raise DocumentStoreError(
-            f"{path}: store file schema version {version} is not the one this ragrun writes "
-            f"({SCHEMA_VERSION}; {detail}); {HINT}"
-        )
+        what = f"unexpected tables or indexes: {unexpected}" if unexpected else "altered tables"
+    else:
+        return
+    raise DocumentStoreError(f"{path}: cannot read the document store file ({what}); {HINT}")
 
 
 def has_schema(connection: sqlite3.Connection) -> bool:

@@ -6,7 +6,9 @@ copy of its `save`, minus the atomic rename), not against a hand-made imitation 
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import orjson
@@ -14,7 +16,14 @@ import orjson
 from ragrun import Document
 
 
-def write_v1(path: Path, documents: list[Document]) -> None:
+def v1_bytes(documents: list[Document]) -> bytes:
+    """A format-1 file's bytes, as `write_v1` writes them."""
+    buffer = io.BytesIO()
+    write_v1(buffer, documents)
+    return buffer.getvalue()
+
+
+def write_v1(target: Path | IO[bytes], documents: list[Document]) -> None:
     """Write `documents` (embeddings all one size, or none) as the old InMemoryDocumentStore did."""
     stored = [Document(id=d.id, content=d.content, meta=d.meta, blob=d.blob) for d in documents]
     payload = orjson.dumps(
@@ -30,11 +39,14 @@ def write_v1(path: Path, documents: list[Document]) -> None:
             matrix[row] = doc.embedding
     if not has.any():
         matrix = np.zeros((len(documents), 0), np.float32)
-    with path.open("wb") as file:
-        np.savez(
-            file,
-            format=np.array([1], dtype=np.int64),
-            documents=np.frombuffer(payload, dtype=np.uint8),
-            embeddings=np.ascontiguousarray(matrix, dtype=np.float32),
-            has_embedding=has,
-        )
+    arrays = {
+        "format": np.array([1], dtype=np.int64),
+        "documents": np.frombuffer(payload, dtype=np.uint8),
+        "embeddings": np.ascontiguousarray(matrix, dtype=np.float32),
+        "has_embedding": has,
+    }
+    if isinstance(target, Path):
+        with target.open("wb") as file:
+            np.savez(file, **arrays)  # type: ignore[arg-type]
+    else:
+        np.savez(target, **arrays)  # type: ignore[arg-type]
