@@ -147,8 +147,8 @@ class Collection:
     def _apply(self, changes: Changes) -> None:
         """Bring the table to `changes.change`; a file that does not add up is refused."""
         try:
-            if changes.full:
-                self.table.load(changes.rows)
+            if changes.everything is not None:
+                self.table.load(changes.everything)
             else:
                 self.table.delete(changes.deleted)
                 self.table.check(changes.rows)

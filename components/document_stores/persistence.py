@@ -26,9 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ragrun import Document
+
 from . import npz_format, records, sqlite_schema
 from .errors import DocumentStoreError
-from .table import Rows
+from .table import Loaded, Rows, load_capacity
 
 HINT = sqlite_schema.HINT
 BUSY_TIMEOUT_SECONDS = sqlite_schema.BUSY_TIMEOUT_SECONDS
@@ -41,15 +43,16 @@ class Changes:
 
     change: int
     """The file's change number once these are applied."""
-    full: bool
-    """`rows` are the whole store (replace everything), not an increment."""
+    everything: Loaded | None
+    """The whole store (replace the table with it), when an increment cannot be given."""
     deleted: list[str]
     """Ids deleted since (apply before `rows`: an id deleted then written again is new)."""
     rows: Rows
-    """Documents written since (or all of them), in the order first written."""
+    """Documents written since, in the order first written."""
 
 
-_EMPTY = Changes(0, True, [], Rows([], None, np.zeros(0, dtype=bool)))
+_NO_ROWS = Rows([], None, np.zeros(0, dtype=bool))
+_EMPTY = Changes(0, Loaded([], None, np.zeros(0, dtype=bool)), [], _NO_ROWS)
 """What a reader learns when the file is gone: the store is empty."""
 
 
@@ -215,7 +218,7 @@ class StoreFile:
         if since == change:
             return None
         if since is None or since < floor or since > change:
-            return Changes(change, True, [], self._read_all(connection))
+            return Changes(change, self._read_all(connection), [], _NO_ROWS)
         deleted = [
             row[0]
             for row in connection.execute("SELECT id FROM deletions WHERE change > ?", (since,))
@@ -223,35 +226,30 @@ class StoreFile:
         found = connection.execute(
             "SELECT id, body, embedding FROM documents WHERE change > ? ORDER BY seq", (since,)
         ).fetchall()
-        return Changes(change, False, deleted, self._rows(found, None))
+        return Changes(change, None, deleted, self._rows(found, None))
 
-    def _read_all(self, connection: sqlite3.Connection) -> Rows:
-        count, embedded, shortest, longest = connection.execute(
-            "SELECT count(*), count(embedding), min(length(embedding)), max(length(embedding)) "
-            "FROM documents"
-        ).fetchone()
-        if shortest != longest or (longest or 0) % records.FLOAT32.itemsize or longest == 0:
-            raise self._corrupt(
-                f"embeddings of {shortest} and {longest} bytes: not one float32 dimension"
-            )
-        dimension = (longest or 0) // records.FLOAT32.itemsize
-        matrix = np.empty((embedded, dimension), dtype=np.float32) if embedded else None
-        documents: list = []
+    def _read_all(self, connection: sqlite3.Connection) -> Loaded:
+        """Every row, straight into the table's layout: one matrix, allocated once."""
+        (count,) = connection.execute("SELECT count(*) FROM documents").fetchone()
+        documents: list[Document] = []
         has = np.zeros(count, dtype=bool)
-        filled = 0
+        matrix: np.ndarray | None = None
         cursor = connection.execute("SELECT id, body, embedding FROM documents ORDER BY seq")
         while chunk := cursor.fetchmany(_CHUNK):
-            if len(documents) + len(chunk) > count:
+            start = len(documents)
+            if start + len(chunk) > count:
                 raise self._corrupt("more rows than it counts")
-            rows = self._rows(chunk, dimension or None)
-            has[len(documents) : len(documents) + len(chunk)] = rows.has
+            rows = self._rows(chunk, None if matrix is None else matrix.shape[1])
+            if rows.vectors is not None:
+                if matrix is None:
+                    shape = (load_capacity(count), rows.vectors.shape[1])
+                    matrix = np.zeros(shape, dtype=np.float32)
+                matrix[start + np.flatnonzero(rows.has)] = rows.vectors
+            has[start : start + len(chunk)] = rows.has
             documents.extend(rows.documents)
-            if rows.vectors is not None and matrix is not None:
-                matrix[filled : filled + len(rows.vectors)] = rows.vectors
-                filled += len(rows.vectors)
-        if len(documents) != count or (matrix is not None and filled != len(matrix)):
+        if len(documents) != count:
             raise self._corrupt("fewer rows than it counts")
-        return Rows(documents, matrix, has)
+        return Loaded(documents, matrix, has)
 
     def _rows(self, found: list[tuple], dimension: int | None) -> Rows:
         try:

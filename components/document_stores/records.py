@@ -52,13 +52,25 @@ def decode(document_id: Any, body: Any) -> Document:
 
 
 def from_body(document_id: str, data: Any) -> Document:
-    """A Document from the decoded JSON body, after checking each field's type."""
+    """A Document from the decoded JSON body, after checking each field's type.
+
+    Raises:
+        ValueError: the body is not an object of `content`, `meta` and `blob` of their types.
+    """
+    if type(data) is dict and data.keys() <= _BODY_KEYS:  # the usual case, checked cheaply
+        content, meta, blob = data.get("content"), data.get("meta", {}), data.get("blob")
+        if (content is None or type(content) is str) and type(meta) is dict and blob is None:
+            return Document(id=document_id, content=content, meta=meta)
+    return _checked(document_id, data)
+
+
+def _checked(document_id: str, data: Any) -> Document:
+    """`from_body` for a body with a blob, or a wrong one (which it names)."""
     where = f"document {document_id[:40]!r}"
     if not isinstance(data, dict):
         raise ValueError(f"{where} is a JSON {type(data).__name__}, not an object")
-    unknown = set(data) - _BODY_KEYS
-    if unknown:
-        raise ValueError(f"{where} has unknown fields {sorted(unknown)}")
+    if not data.keys() <= _BODY_KEYS:
+        raise ValueError(f"{where} has unknown fields {sorted(data.keys() - _BODY_KEYS)}")
     content, meta, blob = data.get("content"), data.get("meta", {}), data.get("blob")
     if content is not None and not isinstance(content, str):
         raise ValueError(f"{where}: content is a {type(content).__name__}, not text")
@@ -80,7 +92,7 @@ def from_body(document_id: str, data: Any) -> Document:
 def vectors(blobs: Sequence[Any], dimension: int | None) -> tuple[np.ndarray | None, np.ndarray]:
     """Rows of float32 from embedding columns (None where a row has none), and the has-mask.
 
-    `dimension` is the store's (None when it has no embedding yet): every vector must have it.
+    `dimension` is the store's (None when not known yet): every vector must have it.
 
     Raises:
         ValueError: a column is not bytes, its size is not a whole number of float32 values,
@@ -93,13 +105,14 @@ def vectors(blobs: Sequence[Any], dimension: int | None) -> tuple[np.ndarray | N
     if not all(isinstance(b, bytes) for b in present):
         raise ValueError("an embedding column holds something other than bytes")
     sizes = {len(b) for b in present}
-    expected = dimension * FLOAT32.itemsize if dimension is not None else min(sizes)
-    if sizes != {expected} or expected == 0 or expected % FLOAT32.itemsize:
-        odd = sorted(sizes - {expected}) or [expected]
-        raise ValueError(
-            f"an embedding has {odd[0]} bytes where {expected} were expected "
-            f"({'dimension ' + str(dimension) if dimension is not None else 'float32 values'})"
-        )
+    odd = sorted(size for size in sizes if size == 0 or size % FLOAT32.itemsize)
+    if odd:
+        raise ValueError(f"an embedding of {odd[0]} bytes is not a list of float32 numbers")
+    if dimension is not None:
+        sizes.add(dimension * FLOAT32.itemsize)
+    if len(sizes) > 1:
+        numbers = " and ".join(str(size // FLOAT32.itemsize) for size in sorted(sizes))
+        raise ValueError(f"embeddings of {numbers} numbers: not one dimension")
     matrix = np.frombuffer(b"".join(present), dtype=FLOAT32).reshape(len(present), -1)
     if not np.isfinite(matrix).all():
         raise ValueError("an embedding holds NaN or infinite values")

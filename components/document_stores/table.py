@@ -23,6 +23,11 @@ _VECTOR_TYPES = (list, tuple, np.ndarray)
 _LOAD_SLACK = 8  # a loaded table gets 1/8 spare rows, so the next writes do not copy the matrix
 
 
+def load_capacity(rows: int) -> int:
+    """How many rows to allocate for a table loaded with `rows` rows (room for a few writes)."""
+    return max(rows + rows // _LOAD_SLACK, _MIN_CAPACITY)
+
+
 @dataclass(frozen=True)
 class Rows:
     """Documents ready to store: copies without embedding, their vectors and which have one."""
@@ -30,6 +35,17 @@ class Rows:
     documents: list[Document]
     vectors: np.ndarray | None
     """float32, one row per document that has an embedding, in order."""
+    has: np.ndarray
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A whole table read from a file, laid out as the table keeps it (nothing to copy)."""
+
+    documents: list[Document]
+    matrix: np.ndarray | None
+    """float32, C-contiguous, row i the embedding of documents[i] (zeros where it has none),
+    with spare rows beyond them (`load_capacity`)."""
     has: np.ndarray
 
 
@@ -216,29 +232,29 @@ class DocumentTable:
         self._clear_arrays()
         self.version += 1
 
-    def load(self, rows: Rows) -> None:
-        """Replace the contents with rows read from a file, keeping spare rows for the next writes.
+    def load(self, loaded: Loaded) -> None:
+        """Replace the contents with a table read from a file; its matrix is kept, not copied.
 
         Raises:
             DocumentStoreError: two rows have the same id.
         """
-        documents, vectors, has = rows.documents, rows.vectors, rows.has
+        documents, matrix = loaded.documents, loaded.matrix
         by_id = {doc.id: row for row, doc in enumerate(documents)}
         if len(by_id) != len(documents):
             seen: set[str] = set()
             twice = next(d.id for d in documents if d.id in seen or seen.add(d.id))  # type: ignore[func-returns-value]
-            raise DocumentStoreError(f"document id {twice!r} appears twice")
+            raise DocumentStoreError(f"document id {twice[:40]!r} appears twice")
         self.clear()
         n = len(documents)
-        capacity = max(n + n // _LOAD_SLACK, _MIN_CAPACITY)
+        capacity = load_capacity(n) if matrix is None else len(matrix)
         self.documents, self._rows = list(documents), by_id
-        self._has = _grown(has.astype(bool), capacity, n)
+        self._has = _grown(loaded.has.astype(bool), capacity, n)
         self._norms = np.zeros(capacity, dtype=np.float32)
-        if vectors is not None:
-            self.dimension = int(vectors.shape[1])
-            self._matrix = np.zeros((capacity, self.dimension), dtype=np.float32)
-            self._matrix[:n][self._has[:n]] = vectors
-            self._norms[:n] = np.linalg.norm(self._matrix[:n], axis=1)
+        if matrix is not None:
+            self.dimension, self._matrix = int(matrix.shape[1]), matrix
+            used = matrix[:n]
+            # einsum sums the squares row by row without a temporary the size of the matrix.
+            self._norms[:n] = np.sqrt(np.einsum("ij,ij->i", used, used))
         self.version += 1
 
 

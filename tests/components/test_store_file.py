@@ -115,17 +115,17 @@ SQLITE_CASES = [
     ),
     pytest.param(
         lambda f: altered(f, "UPDATE documents SET embedding = x'0000803f00' WHERE seq = 1"),
-        "not one float32 dimension", id="embedding-of-5-bytes",
+        "embedding of 5 bytes is not a list of float32", id="embedding-of-5-bytes",
     ),
     pytest.param(
         lambda f: altered(
             f, "UPDATE documents SET embedding = x'0000803f0000803f0000803f' WHERE seq = 1"
         ),
-        "not one float32 dimension", id="mixed-dimensions",
+        "embeddings of 3 and 4 numbers: not one dimension", id="mixed-dimensions",
     ),
     pytest.param(
         lambda f: altered(f, "UPDATE documents SET embedding = x'' WHERE seq = 1"),
-        "not one float32 dimension", id="empty-embedding",
+        "embedding of 0 bytes", id="empty-embedding",
     ),
     pytest.param(
         lambda f: altered(f, "UPDATE documents SET body = '{\"content\": ' WHERE seq = 1"),
