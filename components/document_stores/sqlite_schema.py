@@ -81,7 +81,7 @@ def check(path: Path, connection: sqlite3.Connection) -> None:
     objects = {
         name: sql
         for kind, name, sql in connection.execute("SELECT type, name, sql FROM sqlite_master")
-        if not (kind == "table" and name == "sqlite_stat1")
+        if not (kind == "table" and name.startswith("sqlite_stat"))  # ANALYZE statistics
     }
     if version == 0 and application == 0 and not objects:
         return  # an empty database (a file created, then killed before its first commit)
@@ -99,7 +99,7 @@ def check(path: Path, connection: sqlite3.Connection) -> None:
         what = f"schema version {version}, not {SCHEMA_VERSION}"
     elif objects != {**_SCHEMA, **_SQLITE_OBJECTS}:
         unexpected = sorted(set(objects) ^ set(_SCHEMA) ^ set(_SQLITE_OBJECTS))
-        what = f"unexpected tables or indexes: {unexpected}" if unexpected else "altered tables"
+        what = f"missing or unexpected objects: {unexpected}" if unexpected else "altered tables"
     else:
         return
     raise DocumentStoreError(f"{path}: cannot read the document store file ({what}); {HINT}")

@@ -83,7 +83,7 @@ SQLITE_CASES = [
         lambda f: altered(
             f, "CREATE TRIGGER t AFTER INSERT ON documents BEGIN DELETE FROM state; END"
         ),
-        r"unexpected tables or indexes: \['t'\]", id="trigger",
+        r"unexpected objects: \['t'\]", id="trigger",
     ),
     pytest.param(
         lambda f: altered(f, "CREATE VIEW v AS SELECT * FROM documents"), "unexpected",
@@ -91,6 +91,10 @@ SQLITE_CASES = [
     ),
     pytest.param(
         lambda f: altered(f, "CREATE TABLE extra (x)"), "unexpected", id="extra-table",
+    ),
+    pytest.param(
+        lambda f: altered(f, "DROP INDEX documents_by_change"),
+        r"missing or unexpected objects: \['documents_by_change'\]", id="dropped-index",
     ),
     pytest.param(
         lambda f: altered(
