@@ -35,6 +35,10 @@ from .table import Loaded, Rows, load_capacity
 HINT = sqlite_schema.HINT
 BUSY_TIMEOUT_SECONDS = sqlite_schema.BUSY_TIMEOUT_SECONDS
 _CHUNK = 4096  # rows fetched at a time when reading the whole file
+MAX_DELETIONS = 50_000
+"""Deletions remembered for readers to catch up with, before the oldest are forgotten..."""
+KEPT_DELETIONS = 10_000
+"""...down to this many."""
 
 
 @dataclass(frozen=True)
@@ -324,7 +328,24 @@ class Transaction:
             "ON CONFLICT (id) DO UPDATE SET change = excluded.change",
             pairs,
         )
+        self._forget_old_deletions()
         self._wrote = True
+
+    def _forget_old_deletions(self) -> None:
+        """Keep the newest KEPT_DELETIONS once there are more than MAX_DELETIONS.
+
+        Readers older than the forgotten ones read the whole file instead (the floor rises),
+        so the table does not grow with every delete ever made.
+        """
+        (count,) = self._connection.execute("SELECT count(*) FROM deletions").fetchone()
+        if count <= MAX_DELETIONS:
+            return
+        (cutoff,) = self._connection.execute(
+            "SELECT change FROM deletions ORDER BY change DESC LIMIT 1 OFFSET ?",
+            (KEPT_DELETIONS,),
+        ).fetchone()
+        self._connection.execute("DELETE FROM deletions WHERE change <= ?", (cutoff,))
+        self._connection.execute("UPDATE state SET floor = max(floor, ?)", (cutoff,))
 
     def clear(self) -> None:
         """Delete every document; readers at older changes then reload from scratch."""

@@ -1,5 +1,7 @@
 """A store writer in its own process, driven line by line, for the multi-process store tests.
 
+`writer(path)` starts one and gives a `Writer` to talk to it.
+
 `python -m tests.components.store_writer PATH [--pause POINT]` reads commands from stdin and
 answers on stdout, one line each, flushed, so a test knows exactly where the writer is without
 sleeping:
@@ -22,10 +24,15 @@ it prints `at POINT` there and goes on: a kill sent then races the commit.
 from __future__ import annotations
 
 import argparse
+import os
+import signal
+import subprocess
 import sys
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from itertools import count
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,6 +40,57 @@ import numpy as np
 from ragrun import Document
 from ragrun.components.document_stores import npz_format, persistence
 from ragrun.components.document_stores.in_memory import InMemoryDocumentStore
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT = 120  # seconds: only catches a hang
+
+
+class Writer:
+    """A store_writer process: send a command line, read the answer lines."""
+
+    def __init__(self, path: Path, pause: str | None = None, mark: str | None = None) -> None:
+        args = [sys.executable, "-m", "tests.components.store_writer", str(path)]
+        args += ["--pause", pause] if pause else []
+        args += ["--mark", mark] if mark else []
+        self.process = subprocess.Popen(
+            args,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT, bufsize=1,
+        )  # fmt: skip
+        assert self.expect("ready") == "ready"
+
+    def send(self, line: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+
+    def expect(self, prefix: str) -> str:
+        """The next line printed (it must start with `prefix`)."""
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline().strip()
+        assert line.startswith(prefix), f"expected {prefix!r}, the writer said {line!r}"
+        return line
+
+    def kill(self) -> None:
+        """SIGKILL: no handler, no atexit, no flush runs."""
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=TIMEOUT)
+        assert self.process.returncode == -signal.SIGKILL
+
+    def quit(self) -> None:
+        self.send("quit")
+        self.expect("bye")
+        self.process.wait(timeout=TIMEOUT)
+
+
+@contextmanager
+def writer(path: Path, pause: str | None = None, mark: str | None = None) -> Iterator[Writer]:
+    started = Writer(path, pause, mark)
+    try:
+        yield started
+    finally:
+        if started.process.poll() is None:
+            started.process.kill()
+            started.process.wait(timeout=TIMEOUT)
 
 
 def say(line: str) -> None:

@@ -9,24 +9,22 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing
 from pathlib import Path
 
 import orjson
 import pytest
 from legacy_store import write_v1
+from store_writer import writer
 
 from ragrun import Document
 from ragrun.components.document_stores.errors import DuplicateDocumentError
 from ragrun.components.document_stores.in_memory import InMemoryDocumentStore
 from tests.at_once import errors_at_once
 
-ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 120  # seconds: only catches a hang
 
 WRITE_PIPELINE = """\
@@ -44,54 +42,6 @@ components:
         init_parameters: {path: "${STORE}"}
       policy: fail
 """
-
-
-class Writer:
-    """A store_writer process: send a command line, read the answer lines."""
-
-    def __init__(self, path: Path, pause: str | None = None, mark: str | None = None) -> None:
-        args = [sys.executable, "-m", "tests.components.store_writer", str(path)]
-        args += ["--pause", pause] if pause else []
-        args += ["--mark", mark] if mark else []
-        self.process = subprocess.Popen(
-            args,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT, bufsize=1,
-        )  # fmt: skip
-        assert self.expect("ready") == "ready"
-
-    def send(self, line: str) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(line + "\n")
-        self.process.stdin.flush()
-
-    def expect(self, prefix: str) -> str:
-        """The next line printed (it must start with `prefix`)."""
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline().strip()
-        assert line.startswith(prefix), f"expected {prefix!r}, the writer said {line!r}"
-        return line
-
-    def kill(self) -> None:
-        """SIGKILL: no handler, no atexit, no flush runs."""
-        os.kill(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=TIMEOUT)
-        assert self.process.returncode == -signal.SIGKILL
-
-    def quit(self) -> None:
-        self.send("quit")
-        self.expect("bye")
-        self.process.wait(timeout=TIMEOUT)
-
-
-@contextmanager
-def writer(path: Path, pause: str | None = None, mark: str | None = None) -> Iterator[Writer]:
-    started = Writer(path, pause, mark)
-    try:
-        yield started
-    finally:
-        if started.process.poll() is None:
-            started.process.kill()
-            started.process.wait(timeout=TIMEOUT)
 
 
 def tags_in(path: Path) -> dict[str, int]:

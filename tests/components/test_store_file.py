@@ -20,8 +20,10 @@ import numpy as np
 import pytest
 from legacy_store import v1_bytes, write_v1
 from store_contract import corpus, names
+from store_writer import writer
 
 from ragrun import ByteStream, Document
+from ragrun.components.document_stores import persistence
 from ragrun.components.document_stores.errors import DocumentStoreError
 from ragrun.components.document_stores.in_memory import InMemoryDocumentStore
 
@@ -626,3 +628,27 @@ def test_a_store_without_path_writes_no_file(
     store.close()
     assert store.count_documents() == 7
     assert list(tmp_path.iterdir()) == []
+
+
+def test_old_deletions_are_forgotten_and_old_readers_read_everything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(persistence, "MAX_DELETIONS", 20)
+    monkeypatch.setattr(persistence, "KEPT_DELETIONS", 5)
+    path = store_file(tmp_path, [Document(content=f"doc {i}") for i in range(60)])
+    with writer(path) as old_reader:  # another process, its copy at the first change
+        old_reader.send("count")
+        old_reader.expect("count 60")
+        store = InMemoryDocumentStore(path=str(path))
+        documents = store.filter_documents()
+        for start in range(0, 50, 2):  # 25 changes deleting 2 documents each
+            store.delete_documents([d.id for d in documents[start : start + 2]])
+        with closing(sqlite3.connect(path)) as connection:
+            (kept,) = connection.execute("SELECT count(*) FROM deletions").fetchone()
+            change, floor = connection.execute("SELECT change, floor FROM state").fetchone()
+        assert (kept <= 20, change) == (True, 26)
+        assert floor > 1  # the first deletions were forgotten
+        old_reader.send("count")
+        assert old_reader.expect("count") == "count 10"  # it read the whole file again
+        old_reader.quit()
+    assert [d.content for d in store.filter_documents()] == [f"doc {i}" for i in range(50, 60)]
