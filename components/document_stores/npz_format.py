@@ -37,7 +37,7 @@ MAGIC = b"PK\x03\x04"
 FORMAT = 1
 MAX_INFLATION = 4
 """A member set may inflate to this many times the file's size (plus 1 MiB), no more."""
-_MEMBERS = {
+_MEMBERS: dict[str, np.dtype] = {
     "format.npy": np.dtype("<i8"),
     "documents.npy": np.dtype("u1"),
     "embeddings.npy": np.dtype("<f4"),

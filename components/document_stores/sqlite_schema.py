@@ -29,7 +29,7 @@ HINT = (
     "from a backup"
 )
 
-_SCHEMA: dict[str, str | None] = {
+_SCHEMA: dict[str, str] = {
     "documents": (
         "CREATE TABLE documents (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, "
         "body TEXT NOT NULL, embedding BLOB, change INTEGER NOT NULL) STRICT"
