@@ -1,6 +1,7 @@
 """Writes to a persisted InMemoryDocumentStore cost what they write: 100 docs into a 50k store.
 
-Run: `python benchmarks/store_writes.py [--docs 50000] [--batch 100] [--rounds 15]`.
+Run: `python benchmarks/store_writes.py [--docs 50000] [--batch 100] [--rounds 15]
+[--synchronous NORMAL|FULL]` (the store's default is NORMAL; FULL fsyncs every commit).
 
 Two stores hold the same `--docs` documents (384-d unit embeddings, 30 words of text, a little
 meta): one with `path` (the SQLite store file), one without (memory only). Each round adds
@@ -10,12 +11,15 @@ meta): one with `path` (the SQLite store file), one without (memory only). Each 
 
 Load time is a fresh process opening the 50k-document file and counting its documents (the
 store reads everything into its search matrix at first use), median of `--loads` processes,
-next to a fresh process that imports the same modules and stops there.
+next to a fresh process that imports the same modules and stops there; and, once, the first
+open of the same documents in the previous file format (an `.npz` archive, written by the old
+writer kept in tests/components/legacy_store.py), which migrates the file.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -74,15 +78,38 @@ def load_seconds(path: Path | None, repeat: int) -> tuple[float, float]:
     return median(inner), median(outer)
 
 
+def migration_seconds(folder: Path, store: object) -> float | None:
+    """Seconds a fresh process takes to open (and so migrate) the store in format 1."""
+    root = Path(__file__).resolve().parent.parent
+    sys.path.insert(0, str(root / "tests" / "components"))
+    try:
+        from legacy_store import write_v1
+    except ImportError:  # run from an installed package without the tests
+        return None
+    old = folder / "old" / "docs.store"
+    old.parent.mkdir()
+    write_v1(old, store.filter_documents())  # type: ignore[attr-defined]
+    store.close()  # type: ignore[attr-defined]
+    seconds, _ = load_seconds(old, 1)
+    shutil.rmtree(old.parent)
+    return seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=50_000)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--loads", type=int, default=5)
+    parser.add_argument("--synchronous", choices=["NORMAL", "FULL"], default=None)
     args = parser.parse_args()
 
     from ragrun.components.document_stores.in_memory import InMemoryDocumentStore
+
+    if args.synchronous:
+        from ragrun.components.document_stores import sqlite_schema
+
+        sqlite_schema.SYNCHRONOUS = args.synchronous
 
     base = documents(args.docs, seed=1, tag="base")
     batches = [documents(args.batch, seed=100 + r, tag=f"b{r}") for r in range(args.rounds + 1)]
@@ -105,11 +132,13 @@ def main() -> None:
         count = args.docs + args.batch * (args.rounds + 1)
         load, load_wall = load_seconds(path, args.loads)
         _, import_wall = load_seconds(None, args.loads)
+        migration = migration_seconds(Path(folder), persisted)
 
     ratio = median(on_disk) / median(in_memory)
+    synchronous = args.synchronous or "the store's default"
     print(
         f"{args.batch} docs into a {args.docs}-doc store, {DIM}-d, median of {args.rounds} "
-        f"rounds; store file {size / 2**20:.1f} MiB, {count} docs"
+        f"rounds, synchronous {synchronous}; store file {size / 2**20:.1f} MiB, {count} docs"
     )
     print()
     print("| measure | persisted (`path`) | in memory | ratio |")
@@ -132,6 +161,8 @@ def main() -> None:
     print(f"| first `count_documents()` (reads the file, builds the matrix) | {load:.3f} s |")
     print(f"| whole process (interpreter, imports, load) | {load_wall:.3f} s |")
     print(f"| whole process without opening a store | {import_wall:.3f} s |")
+    if migration is not None:
+        print(f"| first open of the same store in format 1 (migrates it) | {migration:.3f} s |")
 
 
 if __name__ == "__main__":
