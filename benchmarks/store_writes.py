@@ -89,7 +89,9 @@ def migration_seconds(folder: Path, store: object) -> float | None:
     old = folder / "old" / "docs.store"
     old.parent.mkdir()
     write_v1(old, store.filter_documents())  # type: ignore[attr-defined]
-    store.close()  # type: ignore[attr-defined]
+    close = getattr(store, "close", None)  # the store before issue 9 had none
+    if close is not None:
+        close()
     seconds, _ = load_seconds(old, 1)
     shutil.rmtree(old.parent)
     return seconds

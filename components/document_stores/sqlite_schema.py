@@ -146,7 +146,7 @@ def store_error(path: Path, doing: str, exc: sqlite3.Error) -> DocumentStoreErro
     if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
         return DocumentStoreError(
             f"{path}: another process held the store's write lock for more than "
-            f"{BUSY_TIMEOUT_SECONDS:.0f} s; retry when it is done"
+            f"{BUSY_TIMEOUT_SECONDS:g} s; retry when it is done"
         )
     if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_FULL", "SQLITE_IOERR")):
         return DocumentStoreError(

@@ -21,7 +21,8 @@ from legacy_store import write_v1
 from store_writer import writer
 
 from ragrun import Document
-from ragrun.components.document_stores.errors import DuplicateDocumentError
+from ragrun.components.document_stores import sqlite_schema
+from ragrun.components.document_stores.errors import DocumentStoreError, DuplicateDocumentError
 from ragrun.components.document_stores.in_memory import InMemoryDocumentStore
 from tests.at_once import errors_at_once
 
@@ -161,6 +162,26 @@ def test_a_killed_writer_releases_the_lock_for_a_waiting_one(tmp_path: Path) -> 
         waiter.quit()
     assert tags_in(path) == {"first": 1, "after": 50}
     assert InMemoryDocumentStore(path=str(path)).count_documents() == 51
+
+
+def test_a_writer_waits_for_the_lock_only_so_long(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "docs.store"
+    store = InMemoryDocumentStore(path=str(path))
+    store.write_documents([Document(content="first", meta={"tag": "first"})])
+    store.close()  # the timeout is read when the connection opens
+    monkeypatch.setattr(sqlite_schema, "BUSY_TIMEOUT_SECONDS", 0.2)
+    with writer(path, pause="before-commit") as holder:
+        holder.send("write held 5 0")
+        holder.expect("start held")
+        holder.expect("paused before-commit")  # holds the write lock until killed
+        with pytest.raises(DocumentStoreError, match="held the store's write lock for more"):
+            store.write_documents([Document(content="second", meta={"tag": "second"})])
+        assert store.count_documents() == 1  # reads are not blocked by a writer
+        holder.kill()
+    assert store.write_documents([Document(content="second", meta={"tag": "second"})]) == 1
+    assert tags_in(path) == {"first": 1, "second": 1}
 
 
 KILLS = [
