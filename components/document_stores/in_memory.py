@@ -1,8 +1,9 @@
 """InMemoryDocumentStore: documents in memory, embeddings in one float32 matrix, optional file.
 
 Haystack's InMemoryDocumentStore with the same init parameters, methods, filters and scores,
-plus `path`: a file the store loads at first use and rewrites atomically after every write or
-delete, so an indexing pipeline and a search pipeline (even in two processes) share documents.
+plus `path`: an SQLite file the store loads at first use and writes each change to in one
+transaction (`persistence.py`), so indexing and search pipelines, and several writers, in one
+process or many, share documents (`collection.py` keeps the memory in step with the file).
 
 An embedding search is one matrix product and an argpartition; BM25 runs over numpy postings
 (`bm25.py`); filters are evaluated as boolean masks over all rows (`columns.py`). One lock per
@@ -14,12 +15,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import threading
-import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import anyio.to_thread
@@ -28,80 +23,17 @@ import numpy as np
 from ragrun import Document
 from ragrun.suggest import did_you_mean
 
-from . import persistence
 from .bm25 import DEFAULT_TOKENIZATION_REGEX, BM25Index, check_algorithm
-from .columns import Columns, matches
+from .collection import collection_for
+from .columns import matches
 from .errors import DuplicateDocumentError
 from .filters import Condition, parse_filters
 from .search import bm25_top, check_top_k, embedding_top, query_vector
-from .table import DocumentTable
 from .types import DuplicatePolicy
 
 logger = logging.getLogger(__name__)
 
 SIMILARITY_FUNCTIONS = ("dot_product", "cosine")
-
-
-@dataclass(eq=False)
-class _Collection:
-    """The documents one or more store instances share, with the lock that guards them."""
-
-    path: Path | None
-    table: DocumentTable = field(default_factory=DocumentTable)
-    lock: threading.RLock = field(default_factory=threading.RLock)
-    signature: persistence.Signature | None = None
-    loaded: bool = False
-    columns: Columns | None = None
-    columns_version: int = -1
-
-    def sync(self) -> None:
-        """Load the file when it changed since this process last read or wrote it."""
-        if self.path is None:
-            return
-        current = persistence.signature(self.path)
-        if self.loaded and current == self.signature:
-            return
-        if current is None:
-            self.table.clear()
-        else:
-            self.table.load(*persistence.load(self.path))
-        self.signature, self.loaded = current, True
-
-    def save(self) -> None:
-        """Write the file; on failure the next access reloads it, undoing the change in memory."""
-        if self.path is None:
-            return
-        matrix, has, _ = self.table.embeddings()
-        try:
-            self.signature = persistence.save(self.path, self.table.documents, matrix, has)
-        except BaseException:
-            self.loaded = False
-            raise
-
-    def filter_columns(self) -> Columns:
-        """Filter columns for the current rows (cached until the next change)."""
-        if self.columns is None or self.columns_version != self.table.version:
-            self.columns = Columns(self.table.documents, self.table.embedding_at)
-            self.columns_version = self.table.version
-        return self.columns
-
-
-_BY_PATH: weakref.WeakValueDictionary[Path, _Collection] = weakref.WeakValueDictionary()
-_BY_INDEX: dict[str, _Collection] = {}  # as Haystack: a shared index lives as long as the process
-_REGISTRY_LOCK = threading.Lock()
-
-
-def _collection(path: str | None, index: str | None, shared: bool) -> _Collection:
-    with _REGISTRY_LOCK:
-        if path is not None:
-            resolved = Path(path).expanduser().resolve()
-            found = _BY_PATH.get(resolved)
-            if found is None:
-                found = _BY_PATH[resolved] = _Collection(resolved)
-            return found
-        if shared and index is not None:
-            return _BY_INDEX.setdefault(index, _Collection(None))
-        return _Collection(None)
 
 
 class InMemoryDocumentStore:
@@ -153,7 +85,7 @@ class InMemoryDocumentStore:
         self.strict_datetime_comparison = strict_datetime_comparison
         self._bm25 = BM25Index(bm25_tokenization_regex, bm25_algorithm, bm25_parameters)
         self._bm25_version = -1
-        self._collection = _collection(self.path, index, shared)
+        self._collection = collection_for(self.path, index, shared)
 
     def __repr__(self) -> str:
         where = f"path={self.path!r}" if self.path else f"index={self.index!r}"
@@ -183,24 +115,23 @@ class InMemoryDocumentStore:
         """Build a store from `to_dict()` output."""
         return cls(**(data.get("init_parameters") or {}))
 
-    @contextmanager
-    def _open(self, *, write: bool = False) -> Iterator[DocumentTable]:
-        collection = self._collection
-        with collection.lock:
-            collection.sync()
-            version = collection.table.version
-            yield collection.table
-            if write and collection.table.version != version:
-                collection.save()
+    def close(self) -> None:
+        """Release the store file (the documents stay in memory; the file reopens on next use).
+
+        Closing the last connection to the file folds its write-ahead log back into it, so the
+        file alone is then the whole store (to copy, cache or upload). Pipelines call it when
+        they close; so does the interpreter at exit.
+        """
+        self._collection.close()
 
     def count_documents(self) -> int:
         """How many documents the store holds."""
-        with self._open() as table:
+        with self._collection.reading() as table:
             return len(table)
 
     def has_ids(self, ids: list[str]) -> set[str]:
         """The subset of `ids` already stored (incremental indexing skips those)."""
-        with self._open() as table:
+        with self._collection.reading() as table:
             return {i for i in ids if table.row_of(i) is not None}
 
     def filter_documents(self, filters: dict[str, Any] | None = None) -> list[Document]:
@@ -210,7 +141,7 @@ class InMemoryDocumentStore:
             FilterError: the filter is malformed.
         """
         condition = parse_filters(filters)
-        with self._open() as table:
+        with self._collection.reading() as table:
             rows = np.flatnonzero(self._mask(condition)) if condition else range(len(table))
             return [table.copy_of(int(r), embedding=self.return_embedding) for r in rows]
 
@@ -237,7 +168,10 @@ class InMemoryDocumentStore:
         ):
             raise ValueError("write_documents takes a list of Documents")
         policy = DuplicatePolicy.parse(policy)
-        with self._open(write=True) as table:
+        # The policy is decided inside the write: `writes.table` then holds every process's
+        # committed documents, and no other writer can commit until this one has.
+        with self._collection.writing() as writes:
+            table = writes.table
             chosen: dict[str, Document] = {}
             for doc in documents:
                 if doc.id in chosen or table.row_of(doc.id) is not None:
@@ -248,20 +182,20 @@ class InMemoryDocumentStore:
                         continue
                     chosen.pop(doc.id, None)  # overwrite: the last copy wins
                 chosen[doc.id] = doc
-            table.upsert(list(chosen.values()))
+            writes.upsert(list(chosen.values()))
         written = len(chosen)
         return len(documents) if policy is DuplicatePolicy.OVERWRITE else written
 
     def delete_documents(self, document_ids: list[str]) -> None:
         """Delete the documents with these ids (unknown ids are ignored)."""
-        with self._open(write=True) as table:
-            table.delete(document_ids)
+        with self._collection.writing() as writes:
+            writes.delete(list(document_ids))
 
     def delete_all_documents(self) -> None:
-        """Delete every document (the file, if any, is rewritten empty)."""
-        with self._open(write=True) as table:
-            if len(table):
-                table.clear()
+        """Delete every document."""
+        with self._collection.writing() as writes:
+            if len(writes.table):
+                writes.clear()
 
     def embedding_retrieval(
         self,
@@ -284,7 +218,7 @@ class InMemoryDocumentStore:
         condition = parse_filters(filters)
         check_top_k(top_k)
         with_embedding = self.return_embedding if return_embedding is None else return_embedding
-        with self._open() as table:
+        with self._collection.reading() as table:
             matrix, has, norms = table.embeddings()
             candidates = has if condition is None else has & self._mask(condition)
             if matrix is None or not candidates.any():
@@ -316,7 +250,7 @@ class InMemoryDocumentStore:
             raise ValueError("bm25_retrieval needs a non-empty query string")
         condition = parse_filters(filters)
         check_top_k(top_k)
-        with self._open() as table:
+        with self._collection.reading() as table:
             columns = self._collection.filter_columns()
             candidates = ~columns.column(("content",)).nones()
             if condition is not None:

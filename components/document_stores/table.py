@@ -10,7 +10,7 @@ document's row, so documents stay in the order they were first written (as in Ha
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -19,6 +19,34 @@ from ragrun import Document
 from .errors import DocumentStoreError
 
 _MIN_CAPACITY = 64
+_VECTOR_TYPES = (list, tuple, np.ndarray)
+_LOAD_SLACK = 8  # a loaded table gets 1/8 spare rows, so the next writes do not copy the matrix
+
+
+def load_capacity(rows: int) -> int:
+    """How many rows to allocate for a table loaded with `rows` rows (room for a few writes)."""
+    return max(rows + rows // _LOAD_SLACK, _MIN_CAPACITY)
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Documents ready to store: copies without embedding, their vectors and which have one."""
+
+    documents: list[Document]
+    vectors: np.ndarray | None
+    """float32, one row per document that has an embedding, in order."""
+    has: np.ndarray
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A whole table read from a file, laid out as the table keeps it (nothing to copy)."""
+
+    documents: list[Document]
+    matrix: np.ndarray | None
+    """float32, C-contiguous, row i the embedding of documents[i] (zeros where it has none),
+    with spare rows beyond them (`load_capacity`)."""
+    has: np.ndarray
 
 
 class DocumentTable:
@@ -69,7 +97,46 @@ class DocumentTable:
             DocumentStoreError: an embedding is malformed or its size differs from the store's;
                 nothing is stored then.
         """
+        self.apply(self.prepare(documents))
+
+    def prepare(self, documents: Sequence[Document]) -> Rows:
+        """The rows `documents` would become, checked against the store: nothing changes yet.
+
+        Raises:
+            DocumentStoreError: an id is not a non-empty string, or an embedding is malformed
+                or its size differs from the store's.
+        """
+        for doc in documents:
+            if not isinstance(doc.id, str) or not doc.id:
+                raise DocumentStoreError(
+                    f"a document's id is {doc.id!r}: ids must be non-empty strings"
+                )
+            if doc.content is not None and not isinstance(doc.content, str):
+                raise DocumentStoreError(
+                    f"document {doc.id[:12]}…'s content is a {type(doc.content).__name__}: "
+                    "content must be a string or None"
+                )
         vectors, has = self._vectors(documents)
+        stored = [replace(d, meta=dict(d.meta), embedding=None, score=None) for d in documents]
+        return Rows(stored, vectors, has)
+
+    def check(self, rows: Rows) -> None:
+        """Refuse rows read from a file whose vectors do not fit the store's (a mixed file).
+
+        Raises:
+            DocumentStoreError: the vectors' size differs from the stored ones'.
+        """
+        if rows.vectors is not None and self.dimension not in (None, rows.vectors.shape[1]):
+            raise DocumentStoreError(
+                f"embeddings of size {rows.vectors.shape[1]} next to stored ones of size "
+                f"{self.dimension}"
+            )
+
+    def apply(self, prepared: Rows) -> None:
+        """Store prepared rows: known ids overwrite in place, new ids append in order."""
+        documents, vectors, has = prepared.documents, prepared.vectors, prepared.has
+        if vectors is not None and self.dimension is None:
+            self.dimension = int(vectors.shape[1])
         rows = np.empty(len(documents), dtype=np.int64)
         next_row = len(self.documents)
         for i, doc in enumerate(documents):
@@ -79,12 +146,11 @@ class DocumentTable:
             rows[i] = row
         self._reserve(next_row)
         for doc, row in zip(documents, rows.tolist(), strict=True):
-            stored = replace(doc, meta=dict(doc.meta), embedding=None, score=None)
             if row == len(self.documents):
-                self.documents.append(stored)
+                self.documents.append(doc)
                 self._rows[doc.id] = row
             else:
-                self.documents[row] = stored
+                self.documents[row] = doc
         self._has[rows] = has
         if vectors is not None and self._matrix is not None:
             self._matrix[rows[has]] = vectors
@@ -96,6 +162,14 @@ class DocumentTable:
         if not has.any():
             return None, has
         embedded = [d for d in documents if d.embedding is not None]
+        if not all(isinstance(d.embedding, list | tuple | np.ndarray) for d in embedded):
+            odd = next(
+                d for d in embedded if not isinstance(d.embedding, list | tuple | np.ndarray)
+            )
+            raise DocumentStoreError(
+                f"document {odd.id[:12]}…'s embedding is a {type(odd.embedding).__name__}, not a "
+                "list of numbers"
+            )
         sizes = {len(d.embedding) for d in embedded}  # type: ignore[arg-type]
         expected = self.dimension if self.dimension is not None else min(sizes)
         if sizes != {expected} or expected == 0:
@@ -110,8 +184,10 @@ class DocumentTable:
         except (TypeError, ValueError) as exc:
             raise DocumentStoreError(f"an embedding is not a list of numbers: {exc}") from exc
         if vectors.ndim != 2 or not np.isfinite(vectors).all():
-            raise DocumentStoreError("embeddings must be flat lists of finite numbers")
-        self.dimension = expected
+            raise DocumentStoreError(
+                "embeddings must be flat lists of finite numbers (a NaN or infinite value, or "
+                "a nested list, was found): check the embedder's output"
+            )
         return vectors, has
 
     def _reserve(self, rows: int) -> None:
@@ -156,18 +232,29 @@ class DocumentTable:
         self._clear_arrays()
         self.version += 1
 
-    def load(self, documents: list[Document], matrix: np.ndarray | None, has: np.ndarray) -> None:
-        """Replace the contents with documents read from a file (rows aligned with `matrix`)."""
+    def load(self, loaded: Loaded) -> None:
+        """Replace the contents with a table read from a file; its matrix is kept, not copied.
+
+        Raises:
+            DocumentStoreError: two rows have the same id.
+        """
+        documents, matrix = loaded.documents, loaded.matrix
+        by_id = {doc.id: row for row, doc in enumerate(documents)}
+        if len(by_id) != len(documents):
+            seen: set[str] = set()
+            twice = next(d.id for d in documents if d.id in seen or seen.add(d.id))  # type: ignore[func-returns-value]
+            raise DocumentStoreError(f"document id {twice[:40]!r} appears twice")
         self.clear()
-        self.documents = documents
-        self._rows = {doc.id: row for row, doc in enumerate(documents)}
-        self._has = has.astype(bool, copy=True)
-        if matrix is not None and matrix.size:
-            self.dimension = int(matrix.shape[1])
-            self._matrix = np.ascontiguousarray(matrix, dtype=np.float32)
-            self._norms = np.linalg.norm(self._matrix, axis=1).astype(np.float32)
-        else:
-            self._norms = np.zeros(len(documents), dtype=np.float32)
+        n = len(documents)
+        capacity = load_capacity(n) if matrix is None else len(matrix)
+        self.documents, self._rows = list(documents), by_id
+        self._has = _grown(loaded.has.astype(bool), capacity, n)
+        self._norms = np.zeros(capacity, dtype=np.float32)
+        if matrix is not None:
+            self.dimension, self._matrix = int(matrix.shape[1]), matrix
+            used = matrix[:n]
+            # einsum sums the squares row by row without a temporary the size of the matrix.
+            self._norms[:n] = np.sqrt(np.einsum("ij,ij->i", used, used))
         self.version += 1
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 import uuid
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ import pytest
 from store_contract import StoreContract, corpus, names
 
 from ragrun import Document
-from ragrun.components.document_stores import persistence
+from ragrun.components.document_stores import persistence, records
 from ragrun.components.document_stores.errors import DocumentStoreError
 from ragrun.components.document_stores.in_memory import InMemoryDocumentStore
 from tests.at_once import errors_at_once
@@ -26,9 +28,11 @@ class TestInMemoryStoreContract(StoreContract):
         return InMemoryDocumentStore(path=str(tmp_path / "docs.store"))
 
     def reopen(self, store: Any) -> InMemoryDocumentStore:
-        # A copy of the file under another name: nothing is shared with `store` in memory.
+        # A copy of the file under another name (SQLite's online backup: the file and its
+        # write-ahead log), so nothing is shared with `store` in memory.
         copy = Path(store.path).with_name(f"reopened-{os.urandom(4).hex()}.store")
-        copy.write_bytes(Path(store.path).read_bytes())
+        with closing(sqlite3.connect(store.path)) as source, closing(sqlite3.connect(copy)) as to:
+            source.backup(to)
         return InMemoryDocumentStore(path=str(copy))
 
 
@@ -199,29 +203,69 @@ def test_the_file_is_created_on_first_write_and_shared_by_path(tmp_path: Path) -
     assert not path.exists()
     store.write_documents(corpus())
     assert path.exists()
+    assert path.stat().st_mode & 0o777 == 0o600  # documents may be private, as before
     assert InMemoryDocumentStore(path=str(path)).count_documents() == 7
-    assert list(path.parent.iterdir()) == [path]  # no temporary file left behind
+    store.close()  # the last connection folds the write-ahead log back into the file
+    assert list(path.parent.iterdir()) == [path]
+    assert store.count_documents() == 7  # a closed store reopens on next use
 
 
-def test_a_failed_save_leaves_the_old_file_and_undoes_the_write(
+def test_a_failed_write_changes_neither_the_file_nor_the_memory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "docs.store"
     store = InMemoryDocumentStore(path=str(path))
     store.write_documents(corpus()[:2])
-    before = path.read_bytes()
+    encode = records.encode
+    calls = iter(range(100))
 
-    def crash(file: Any, **arrays: Any) -> None:
-        file.write(b"half a file")
-        raise OSError("disk full")
+    def fail_on_the_third(document: Document) -> str:
+        if next(calls) == 2:
+            raise OSError("disk full")
+        return encode(document)
 
-    monkeypatch.setattr(persistence.np, "savez", crash)
+    monkeypatch.setattr(records, "encode", fail_on_the_third)
     with pytest.raises(OSError, match="disk full"):
         store.write_documents(corpus()[2:])
     monkeypatch.undo()
-    assert path.read_bytes() == before
-    assert list(tmp_path.iterdir()) == [path]
     assert store.count_documents() == 2
+    assert count_in_another_process(path) == 2
+    assert store.write_documents(corpus()[2:]) == 5  # nothing of the failed write was kept
+    store.close()
+    assert list(tmp_path.iterdir()) == [path]
+
+
+def test_a_failed_commit_changes_neither_the_file_nor_the_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "docs.store"
+    store = InMemoryDocumentStore(path=str(path))
+    store.write_documents(corpus()[:2])
+
+    def io_error(self: Any) -> None:
+        error = sqlite3.OperationalError("disk I/O error")
+        error.sqlite_errorname = "SQLITE_IOERR"  # as SQLite's own errors carry it
+        raise error
+
+    monkeypatch.setattr(persistence.Transaction, "finish", io_error)
+    with pytest.raises(DocumentStoreError, match="cannot write the document store file"):
+        store.write_documents(corpus()[2:])
+    monkeypatch.undo()
+    assert store.count_documents() == 2
+    assert count_in_another_process(path) == 2
+
+
+def count_in_another_process(path: Path) -> int:
+    """The document count a fresh process reads from the file."""
+    code = (
+        "import sys\n"
+        "from ragrun.components.document_stores.in_memory import InMemoryDocumentStore\n"
+        "print(InMemoryDocumentStore(path=sys.argv[1]).count_documents())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True
+    )
+    return int(done.stdout)
 
 
 def test_another_process_writing_the_file_is_seen(tmp_path: Path) -> None:
